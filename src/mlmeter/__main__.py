@@ -1,0 +1,7 @@
+"""``python -m mlmeter``."""
+
+import sys
+
+from mlmeter.cli.main import main
+
+sys.exit(main())

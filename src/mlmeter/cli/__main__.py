@@ -1,0 +1,7 @@
+"""``python -m mlmeter.cli``."""
+
+import sys
+
+from mlmeter.cli.main import main
+
+sys.exit(main())

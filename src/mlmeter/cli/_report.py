@@ -1,0 +1,49 @@
+"""The final table ``mlmeter run`` prints: result, headline metric, latencies, reasons."""
+
+from __future__ import annotations
+
+from mlmeter.loadgen import TestResult
+from mlmeter.logfmt import PerformanceResult
+from mlmeter.settings import Scenario, TestSettings
+
+
+def render_report(res: TestResult, settings: TestSettings) -> str:
+    """A plain-text report of one run."""
+    lines = [f"mlmeter {settings.scenario.value} / {settings.mode.value}"]
+    r = res.result
+    if r is None:
+        lines.append(f"  accuracy log entries : {res.accuracy_entries}")
+    else:
+        lines += _result_lines(r, res.effective.scenario)
+    if res.error is not None:
+        lines.append(f"  error                : {res.error}")
+    out = res.outputs
+    lines.append(f"  logs                 : {out.summary.parent if out.summary else '-'}")
+    return "\n".join(lines)
+
+
+def _result_lines(r: PerformanceResult, scenario: Scenario) -> list[str]:
+    lines = [f"  result               : {'VALID' if r.valid else 'INVALID'}"]
+    lines.append(f"  {_headline(r, scenario)}")
+    lat = r.query_latency or r.sample_latency
+    for p in (0.5, 0.9, 0.99):
+        lines.append(f"  p{p * 100:<4g} latency        : {_ms(lat.percentiles[p])}")
+    lines.append(f"  queries / samples    : {r.query_count:,} / {r.sample_count:,}")
+    for c in r.checks:
+        if not c.met:
+            lines.append(f"  INVALID because      : [{c.code}] {c.message}")
+    return lines
+
+
+def _headline(r: PerformanceResult, scenario: Scenario) -> str:
+    if scenario is Scenario.OFFLINE:
+        return f"samples per second   : {r.samples_per_second or 0:,.1f}"
+    if scenario is Scenario.SERVER:
+        return f"completed samples/s  : {r.completed_samples_per_sec or 0:,.2f}"
+    es = r.early_stopping.estimate_ns
+    est = _ms(es) if es is not None else "n/a (too few queries)"
+    return f"early-stopping latency: {est}"
+
+
+def _ms(ns: int) -> str:
+    return f"{ns / 1e6:.3f} ms"

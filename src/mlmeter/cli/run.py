@@ -1,0 +1,121 @@
+"""``mlmeter run WORKLOAD``: one benchmark run with a live progress bar and a final table."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as _dt
+import sys
+from pathlib import Path
+from typing import Any
+
+from mlmeter.cli import _workloads
+from mlmeter.cli._progress import ProgressBar
+from mlmeter.cli._report import render_report
+from mlmeter.loadgen import LogSettings, Progress, TestResult, start_test
+from mlmeter.settings import (
+    OFFICIAL_QSL_RNG_SEED,
+    OFFICIAL_SAMPLE_INDEX_RNG_SEED,
+    OFFICIAL_SCHEDULE_RNG_SEED,
+    Scenario,
+    TestMode,
+    TestSettings,
+    load_test_settings,
+)
+
+
+def add_parser(sub: Any) -> None:
+    """Register ``run`` on the top-level sub-parsers."""
+    p = sub.add_parser("run", help="run a benchmark", description=__doc__)
+    p.add_argument("workload", help="what to run: null, fixed, or an installed workload")
+    p.add_argument(
+        "--scenario",
+        default="Offline",
+        help="SingleStream, MultiStream, Server or Offline (default Offline)",
+    )
+    p.add_argument(
+        "--mode",
+        default="performance",
+        help="performance, accuracy, find-peak or submission (default performance)",
+    )
+    p.add_argument(
+        "--model",
+        default=None,
+        help="benchmark name for mlperf.conf lookups (e.g. resnet50); with it the "
+        "official per-benchmark defaults apply (10-minute runs)",
+    )
+    p.add_argument("--conf", default=None, help="a user.conf file")
+    p.add_argument("--mlperf-conf", default=None, help="replace the shipped mlperf.conf")
+    p.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a setting (conf key or TestSettings name)",
+    )
+    p.add_argument("--output", default=None, help="output folder (default results/<run>)")
+    p.add_argument("--trace", action="store_true", help="also write mlperf_log_trace.json")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    _workloads.add_options(p)
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Build the workload and settings, run, print the report; exit 0 only if VALID."""
+    scenario = Scenario.parse(args.scenario)
+    mode = TestMode.parse(args.mode)
+    workload = _workloads.build(args.workload, args)
+    try:
+        settings = _settings(args, workload, scenario, mode)
+        outdir = Path(args.output or _default_outdir(args.workload, scenario, mode))
+        logs = LogSettings(outdir=outdir, enable_trace=args.trace)
+        result = _run_with_progress(workload, settings, logs, quiet=args.quiet)
+    finally:
+        workload.close()
+    print(render_report(result, settings))
+    if result.error is not None:
+        raise result.error
+    ok = result.valid or mode is TestMode.ACCURACY_ONLY
+    return 0 if ok else 1
+
+
+def _settings(
+    args: argparse.Namespace, workload: _workloads.Workload, scenario: Scenario, mode: TestMode
+) -> TestSettings:
+    base = TestSettings(
+        scenario=scenario,
+        mode=mode,
+        qsl_rng_seed=OFFICIAL_QSL_RNG_SEED,
+        sample_index_rng_seed=OFFICIAL_SAMPLE_INDEX_RNG_SEED,
+        schedule_rng_seed=OFFICIAL_SCHEDULE_RNG_SEED,
+        **workload.defaults,
+    )
+    return load_test_settings(
+        model=args.model or workload.model or args.workload,
+        scenario=scenario,
+        mode=mode,
+        user_conf=args.conf,
+        mlperf_conf=args.mlperf_conf,
+        use_mlperf_conf=args.model is not None or args.mlperf_conf is not None,
+        overrides=args.overrides,
+        base=base,
+    )
+
+
+def _default_outdir(workload: str, scenario: Scenario, mode: TestMode) -> Path:
+    stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    return Path("results") / f"{workload}-{scenario.value}-{mode.value}-{stamp}"
+
+
+def _run_with_progress(
+    workload: _workloads.Workload, settings: TestSettings, logs: LogSettings, *, quiet: bool
+) -> TestResult:
+    progress = Progress()
+    bar = None if quiet or not sys.stderr.isatty() else ProgressBar(progress, settings)
+    if bar is not None:
+        bar.start()
+    try:
+        return start_test(workload.sut, workload.qsl, settings, logs, progress=progress)
+    finally:
+        if bar is not None:
+            bar.stop()

@@ -1,0 +1,68 @@
+"""The SUT-facing functions: ``complete``, ``complete_arrays`` and ``first_token``.
+
+They route to the recorder of the run in progress (one at a time, as with the
+official LoadGen). Responses that arrive when no run is active — after a timeout,
+say — are counted and dropped rather than raising in the SUT's thread.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from mlmeter.loadgen._interfaces import IntArray, QuerySampleResponse
+from mlmeter.loadgen._recorder import Recorder
+
+
+class _Idle:
+    """The sink while no run is active."""
+
+    late = 0
+
+    def complete(self, responses: Sequence[QuerySampleResponse]) -> None:
+        _Idle.late += len(responses)
+
+    def complete_arrays(self, ids: IntArray, data: Sequence[bytes] | None = None) -> None:
+        _Idle.late += len(ids)
+
+    def first_token(self, responses: Sequence[QuerySampleResponse]) -> None:
+        return None
+
+
+_IDLE = _Idle()
+_sink: Recorder | _Idle = _IDLE
+
+
+def activate(rec: Recorder) -> None:
+    """Route responses to ``rec`` (called by the session)."""
+    global _sink
+    if isinstance(_sink, Recorder) and not _sink.closed:
+        raise RuntimeError("a test is already running in this process")
+    _sink = rec
+
+
+def deactivate(rec: Recorder) -> None:
+    """Stop routing responses to ``rec``."""
+    global _sink
+    rec.closed = True
+    if _sink is rec:
+        _sink = _IDLE
+
+
+def complete(responses: Sequence[QuerySampleResponse]) -> None:
+    """Report finished samples. Thread-safe; call from any thread."""
+    _sink.complete(responses)
+
+
+def complete_arrays(ids: IntArray, data: Sequence[bytes] | None = None) -> None:
+    """Array fast path: report the samples ``ids`` (int64) finished, with optional data."""
+    _sink.complete_arrays(ids, data)
+
+
+def first_token(responses: Sequence[QuerySampleResponse]) -> None:
+    """Report first tokens (LLM runs). Thread-safe; call from any thread."""
+    _sink.first_token(responses)
+
+
+def late_responses() -> int:
+    """Responses received while no run was active (since the process started)."""
+    return _Idle.late

@@ -1,0 +1,192 @@
+"""Thread-safe response recording: the SUT-facing half of the hot path.
+
+``complete`` may be called from any thread. It takes one timestamp per call and
+appends ``(ts, ids)`` to a list (``list.append`` is atomic under the GIL), so it
+never takes a lock. The issuing thread is the only consumer: it reads the log
+to know when a query is done, and after the run the log becomes numpy arrays.
+Copies of response data are taken only when they will be logged (accuracy mode,
+or the samples chosen for the accuracy log in performance mode).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Sequence
+from time import perf_counter_ns
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from mlmeter.loadgen._interfaces import IntArray, QuerySampleResponse
+
+# a log entry: (timestamp_ns, id) | (timestamp_ns, list_of_ids) | (timestamp_ns, id_array)
+Entry = tuple[int, Any]
+
+
+class Recorder:
+    """Collects responses for one run."""
+
+    def __init__(
+        self,
+        n_samples: int,
+        *,
+        tokens: bool = False,
+        capture: npt.NDArray[np.bool_] | None = None,
+        capture_all: bool = False,
+    ) -> None:
+        self.n_samples = n_samples
+        self.log: list[Entry] = []
+        self.token_log: list[Entry] = []
+        self.captured: list[tuple[int, int, bytes, int]] = []  # (ts, id, data, n_tokens)
+        self.first_token_data: dict[int, bytes] = {}
+        self.n_tokens: dict[int, int] = {}
+        self.event = threading.Event()
+        self.waiting = False
+        self.closed = False
+        self.late_responses = 0
+        self._append = self.log.append
+        self._capture = capture
+        self._capture_all = capture_all
+        self._tokens = tokens
+        self.complete: Callable[[Sequence[QuerySampleResponse]], None] = self._pick_complete()
+
+    # -- producer side (any thread) -------------------------------------------------
+
+    def _pick_complete(self) -> Callable[[Sequence[QuerySampleResponse]], None]:
+        if self._capture_all or self._capture is not None or self._tokens:
+            return self._complete_full
+        return self._complete_plain
+
+    def _complete_plain(self, responses: Sequence[QuerySampleResponse]) -> None:
+        ts = perf_counter_ns()
+        if len(responses) == 1:
+            self._append((ts, responses[0].id))
+        else:
+            self._append((ts, [r.id for r in responses]))
+        if self.waiting:
+            self.event.set()
+
+    def _complete_full(self, responses: Sequence[QuerySampleResponse]) -> None:
+        ts = perf_counter_ns()
+        ids = [r.id for r in responses]
+        capture = self._capture
+        for r in responses:
+            if r.n_tokens:
+                self.n_tokens[r.id] = r.n_tokens
+            if self._capture_all or (
+                capture is not None and 0 <= r.id < capture.size and capture[r.id]
+            ):
+                self.captured.append((ts, r.id, r.payload(), r.n_tokens))
+        self._append((ts, ids))
+        if self.waiting:
+            self.event.set()
+
+    def complete_arrays(self, ids: IntArray, data: Sequence[bytes] | None = None) -> None:
+        """Array fast path: answer every id in ``ids`` at once."""
+        ts = perf_counter_ns()
+        arr = np.asarray(ids, dtype=np.int64)
+        if (self._capture_all or self._capture is not None) and data is not None:
+            for sid, payload in zip(arr.tolist(), data, strict=True):
+                self.captured.append((ts, sid, bytes(payload), 0))
+        self._append((ts, arr))
+        if self.waiting:
+            self.event.set()
+
+    def first_token(self, responses: Sequence[QuerySampleResponse]) -> None:
+        """Record first-token times (LLM runs)."""
+        ts = perf_counter_ns()
+        for r in responses:
+            self.token_log.append((ts, r.id))
+            if self._capture_all or self._capture is not None:
+                self.first_token_data[r.id] = r.payload()
+
+    # -- consumer side (the issuing thread) -----------------------------------------
+
+
+def entry_ids(entry: Entry) -> list[int] | IntArray:
+    """The ids of one log entry as a list or an array."""
+    ids = entry[1]
+    return [ids] if isinstance(ids, int) else ids
+
+
+class LogCursor:
+    """The issuing thread's read position in a recorder's log."""
+
+    __slots__ = ("log", "pos")
+
+    def __init__(self, log: list[Entry]) -> None:
+        self.log = log
+        self.pos = 0
+
+    def take(self) -> list[Entry]:
+        """Entries appended since the last call."""
+        end = len(self.log)
+        new = self.log[self.pos : end]
+        self.pos = end
+        return new
+
+
+def count_in_range(entries: list[Entry], lo: int, hi: int) -> int:
+    """How many ids in ``entries`` fall in ``[lo, hi)``."""
+    n = 0
+    for _, ids in entries:
+        if isinstance(ids, int):
+            n += lo <= ids < hi
+        elif isinstance(ids, np.ndarray):
+            n += int(np.count_nonzero((ids >= lo) & (ids < hi)))
+        else:
+            n += sum(1 for i in ids if lo <= i < hi)
+    return n
+
+
+def count_ids(entries: list[Entry]) -> int:
+    """How many ids ``entries`` hold in total."""
+    return sum(1 if isinstance(ids, int) else len(ids) for _, ids in entries)
+
+
+def flatten(log: list[Entry], origin_ns: int) -> tuple[IntArray, IntArray]:
+    """(ids, ts - origin) of every response, in arrival order."""
+    id_parts: list[IntArray] = []
+    ts_parts: list[IntArray] = []
+    singles_ids: list[int] = []
+    singles_ts: list[int] = []
+    for ts, ids in log:
+        if isinstance(ids, int):
+            singles_ids.append(ids)
+            singles_ts.append(ts)
+            continue
+        _flush_singles(singles_ids, singles_ts, id_parts, ts_parts)
+        arr = np.asarray(ids, dtype=np.int64)
+        id_parts.append(arr)
+        ts_parts.append(np.full(arr.size, ts, dtype=np.int64))
+    _flush_singles(singles_ids, singles_ts, id_parts, ts_parts)
+    if not id_parts:
+        empty = np.zeros(0, dtype=np.int64)
+        return empty, empty
+    return np.concatenate(id_parts), np.concatenate(ts_parts) - origin_ns
+
+
+def _flush_singles(
+    ids: list[int], ts: list[int], id_parts: list[IntArray], ts_parts: list[IntArray]
+) -> None:
+    if ids:
+        id_parts.append(np.array(ids, dtype=np.int64))
+        ts_parts.append(np.array(ts, dtype=np.int64))
+        ids.clear()
+        ts.clear()
+
+
+def first_arrivals(
+    ids: IntArray, ts: IntArray, n_valid: int
+) -> tuple[IntArray, IntArray, int, int]:
+    """Keep the first response per id in ``[0, n_valid)``.
+
+    Returns (ids, ts, unknown_count, duplicate_count).
+    """
+    known = (ids >= 0) & (ids < n_valid)
+    unknown = int(ids.size - np.count_nonzero(known))
+    ids, ts = ids[known], ts[known]
+    uniq, first = np.unique(ids, return_index=True)
+    duplicates = int(ids.size - uniq.size)
+    return uniq, ts[first], unknown, duplicates

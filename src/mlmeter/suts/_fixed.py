@@ -1,0 +1,107 @@
+"""``FixedLatencySUT``: N worker threads, each serving one sample at a time."""
+
+from __future__ import annotations
+
+import queue
+import random
+import threading
+import time
+from collections.abc import Callable, Sequence
+
+from mlmeter.loadgen import QuerySample, QuerySampleResponse, complete
+from mlmeter.loadgen._timing import set_timer_slack
+
+_STOP = None
+
+
+class FixedLatencySUT:
+    """A SUT whose service time is fixed (or random), with ``workers`` servers.
+
+    It is an M/D/c (or M/G/c) queue: useful to check the harness against queueing
+    theory and as a stand-in for a real model. ``distribution`` is ``"fixed"``,
+    ``"uniform"`` (``service_ms`` ± ``jitter_ms``) or ``"exponential"`` (mean
+    ``service_ms``); random draws use ``seed``.
+    """
+
+    def __init__(
+        self,
+        service_ms: float = 1.0,
+        workers: int = 1,
+        *,
+        distribution: str = "fixed",
+        jitter_ms: float = 0.0,
+        seed: int = 0,
+        response_bytes: int = 0,
+        name: str | None = None,
+    ) -> None:
+        if service_ms < 0 or workers < 1:
+            raise ValueError("service_ms must be >= 0 and workers >= 1")
+        self._name = name or f"FixedLatencySUT({service_ms:g}ms x{workers})"
+        self._draw = _sampler(distribution, service_ms / 1e3, jitter_ms / 1e3, seed)
+        self._payload = bytes(response_bytes)
+        self._queue: queue.SimpleQueue[QuerySample | None] = queue.SimpleQueue()
+        self._threads = [
+            threading.Thread(target=self._serve, name=f"sut-worker-{i}", daemon=True)
+            for i in range(workers)
+        ]
+        for t in self._threads:
+            t.start()
+
+    @property
+    def name(self) -> str:
+        """The SUT name for the logs."""
+        return self._name
+
+    def issue_queries(self, samples: Sequence[QuerySample]) -> None:
+        """Queue the samples for the workers."""
+        put = self._queue.put
+        for s in samples:
+            put(s)
+
+    def flush_queries(self) -> None:
+        """Nothing is batched."""
+
+    def close(self) -> None:
+        """Stop the workers."""
+        for _ in self._threads:
+            self._queue.put(_STOP)
+        for t in self._threads:
+            t.join(timeout=5)
+
+    def __enter__(self) -> FixedLatencySUT:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _serve(self) -> None:
+        set_timer_slack(1)
+        get, draw, payload = self._queue.get, self._draw, self._payload
+        while (s := get()) is not None:
+            end = time.perf_counter() + draw()
+            remaining = end - time.perf_counter()
+            if remaining > 0:
+                time.sleep(remaining)
+            complete([QuerySampleResponse(s.id, payload)])
+
+
+def _sampler(kind: str, mean_s: float, jitter_s: float, seed: int) -> Callable[[], float]:
+    rng = random.Random(seed)
+    lock = threading.Lock()
+    if kind == "fixed":
+        return lambda: mean_s
+    if kind == "uniform":
+
+        def uniform() -> float:
+            with lock:
+                return max(0.0, rng.uniform(mean_s - jitter_s, mean_s + jitter_s))
+
+        return uniform
+    if kind == "exponential":
+
+        def expo() -> float:
+            with lock:
+                return rng.expovariate(1.0 / mean_s) if mean_s > 0 else 0.0
+
+        return expo
+    raise ValueError(f"unknown distribution {kind!r}: use fixed, uniform or exponential")
