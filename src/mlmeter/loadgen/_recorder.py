@@ -10,8 +10,10 @@ or the samples chosen for the accuracy log in performance mode).
 
 from __future__ import annotations
 
+import operator
 import threading
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from time import perf_counter_ns
 from typing import Any
 
@@ -22,6 +24,9 @@ from mlmeter.loadgen._interfaces import IntArray, QuerySampleResponse
 
 # a log entry: (timestamp_ns, id) | (timestamp_ns, list_of_ids) | (timestamp_ns, id_array)
 Entry = tuple[int, Any]
+
+_ARRAY_FROM = 512
+_ID = operator.attrgetter("id")
 
 
 class Recorder:
@@ -48,22 +53,25 @@ class Recorder:
         self._append = self.log.append
         self._capture = capture
         self._capture_all = capture_all
-        self._tokens = tokens
+        self.tokens = tokens
         self.complete: Callable[[Sequence[QuerySampleResponse]], None] = self._pick_complete()
 
     # -- producer side (any thread) -------------------------------------------------
 
     def _pick_complete(self) -> Callable[[Sequence[QuerySampleResponse]], None]:
-        if self._capture_all or self._capture is not None or self._tokens:
+        if self._capture_all or self._capture is not None or self.tokens:
             return self._complete_full
         return self._complete_plain
 
     def _complete_plain(self, responses: Sequence[QuerySampleResponse]) -> None:
         ts = perf_counter_ns()
-        if len(responses) == 1:
+        n = len(responses)
+        if n == 1:
             self._append((ts, responses[0].id))
-        else:
+        elif n < _ARRAY_FROM:
             self._append((ts, [r.id for r in responses]))
+        else:  # large batches: 8 bytes per id instead of a list of int objects
+            self._append((ts, np.fromiter(map(_ID, responses), np.int64, n)))
         if self.waiting:
             self.event.set()
 
@@ -145,48 +153,63 @@ def count_ids(entries: list[Entry]) -> int:
     return sum(1 if isinstance(ids, int) else len(ids) for _, ids in entries)
 
 
-def flatten(log: list[Entry], origin_ns: int) -> tuple[IntArray, IntArray]:
-    """(ids, ts - origin) of every response, in arrival order."""
-    id_parts: list[IntArray] = []
-    ts_parts: list[IntArray] = []
+@dataclass
+class Arrivals:
+    """First-arrival times written into ``times``, and what was wrong with the rest."""
+
+    unknown: int = 0
+    duplicates: int = 0
+
+
+def apply_log(log: list[Entry], times: IntArray, n_valid: int, origin_ns: int) -> Arrivals:
+    """Write the first arrival time (``ts - origin``) of each id into ``times``.
+
+    ``times`` holds ``NOT_SET`` (-1) for ids not answered yet. Ids outside
+    ``[0, n_valid)`` count as unknown, later answers to an id as duplicates. Works
+    entry by entry, so memory stays at one entry's size beyond ``times``.
+    """
+    out = Arrivals()
     singles_ids: list[int] = []
     singles_ts: list[int] = []
     for ts, ids in log:
         if isinstance(ids, int):
             singles_ids.append(ids)
-            singles_ts.append(ts)
+            singles_ts.append(ts - origin_ns)
             continue
-        _flush_singles(singles_ids, singles_ts, id_parts, ts_parts)
+        _apply_singles(singles_ids, singles_ts, times, n_valid, out)
         arr = np.asarray(ids, dtype=np.int64)
-        id_parts.append(arr)
-        ts_parts.append(np.full(arr.size, ts, dtype=np.int64))
-    _flush_singles(singles_ids, singles_ts, id_parts, ts_parts)
-    if not id_parts:
-        empty = np.zeros(0, dtype=np.int64)
-        return empty, empty
-    return np.concatenate(id_parts), np.concatenate(ts_parts) - origin_ns
+        _apply(arr, np.int64(ts - origin_ns), times, n_valid, out)
+    _apply_singles(singles_ids, singles_ts, times, n_valid, out)
+    return out
 
 
-def _flush_singles(
-    ids: list[int], ts: list[int], id_parts: list[IntArray], ts_parts: list[IntArray]
+def _apply_singles(
+    ids: list[int], ts: list[int], times: IntArray, n_valid: int, out: Arrivals
 ) -> None:
     if ids:
-        id_parts.append(np.array(ids, dtype=np.int64))
-        ts_parts.append(np.array(ts, dtype=np.int64))
+        _apply(np.array(ids, dtype=np.int64), np.array(ts, dtype=np.int64), times, n_valid, out)
         ids.clear()
         ts.clear()
 
 
-def first_arrivals(
-    ids: IntArray, ts: IntArray, n_valid: int
-) -> tuple[IntArray, IntArray, int, int]:
-    """Keep the first response per id in ``[0, n_valid)``.
-
-    Returns (ids, ts, unknown_count, duplicate_count).
-    """
+def _apply(
+    ids: IntArray, ts: IntArray | np.int64, times: IntArray, n_valid: int, out: Arrivals
+) -> None:
     known = (ids >= 0) & (ids < n_valid)
-    unknown = int(ids.size - np.count_nonzero(known))
-    ids, ts = ids[known], ts[known]
-    uniq, first = np.unique(ids, return_index=True)
-    duplicates = int(ids.size - uniq.size)
-    return uniq, ts[first], unknown, duplicates
+    n_known = int(np.count_nonzero(known))
+    if n_known != ids.size:
+        out.unknown += ids.size - n_known
+        ids = ids[known]
+        ts = ts[known] if isinstance(ts, np.ndarray) else ts
+    if ids.size > 1 and not bool(np.all(ids[1:] > ids[:-1])):
+        before = ids.size
+        ids, first = np.unique(ids, return_index=True)  # repeats within the entry
+        out.duplicates += before - ids.size
+        ts = ts[first] if isinstance(ts, np.ndarray) else ts
+    fresh = times[ids] == -1
+    n_fresh = int(np.count_nonzero(fresh))
+    if n_fresh != ids.size:
+        out.duplicates += ids.size - n_fresh
+        ids = ids[fresh]
+        ts = ts[fresh] if isinstance(ts, np.ndarray) else ts
+    times[ids] = ts

@@ -21,7 +21,7 @@ from mlmeter.clock import wall_clock_utc_ns
 from mlmeter.errors import MlmeterError, RunInterrupted, SUTError, SUTTimeoutError
 from mlmeter.events import ClockStarted, EventBus, IssuingEnded, TestEnded, TestStarted
 from mlmeter.loadgen import _api
-from mlmeter.loadgen._interfaces import QSL, SUT, ArraySUT
+from mlmeter.loadgen._interfaces import QSL, SUT, ArraySUT, IntArray
 from mlmeter.loadgen._issuer import (
     Outcome,
     Plan,
@@ -32,8 +32,8 @@ from mlmeter.loadgen._issuer import (
 )
 from mlmeter.loadgen._log_settings import LogSettings
 from mlmeter.loadgen._outputs import RunOutputs, write_outputs
-from mlmeter.loadgen._recorder import Recorder, first_arrivals, flatten
-from mlmeter.loadgen._timing import set_timer_slack
+from mlmeter.loadgen._recorder import Recorder, apply_log
+from mlmeter.loadgen._timing import quiet_gc, set_timer_slack
 from mlmeter.loadgen._waiter import Waiter
 from mlmeter.loadgen.schedule import (
     Schedule,
@@ -264,20 +264,21 @@ def _issue_set(st: _State, waiter: Waiter, q0: int, q1: int, accuracy: bool) -> 
     now = perf_counter_ns()
     st.bus.publish(ClockStarted(now, wall_clock_utc_ns()))
     old_slack = set_timer_slack(1)
-    try:
-        out = _loop(st, plan, waiter)
-    finally:
-        if old_slack is not None:
-            set_timer_slack(old_slack)
+    with quiet_gc():
+        try:
+            out = _loop(st, plan, waiter)
+        finally:
+            if old_slack is not None:
+                set_timer_slack(old_slack)
     st.outcomes.append(out)
     for msg in out.errors:
         st.log("error_runtime", msg, error=True)
     if out.end_message:
         st.log("generic_message", out.end_message)
     st.bus.publish(IssuingEnded(perf_counter_ns(), out.queries_issued))
-    sut.flush_queries()
-    qs = sched.query_start
-    waiter.wait_count(int(qs[q0 + out.queries_issued]))
+    with quiet_gc():
+        sut.flush_queries()
+        waiter.wait_count(int(sched.query_start[q0 + out.queries_issued]))
 
 
 def _loop(st: _State, plan: Plan, waiter: Waiter) -> Outcome:
@@ -332,26 +333,25 @@ def _build_record(st: _State) -> RunRecord | None:
 def _record_from(
     sched: Schedule,
     rec: Recorder,
-    issued: np.ndarray,
-    scheduled: np.ndarray,
+    issued: IntArray,
+    scheduled: IntArray,
     nq: int,
     ns: int,
     origin: int,
 ) -> RunRecord:
     n = int(sched.sample_index.size)
-    ids, ts = flatten(rec.log, origin)
-    ids, ts, unknown, dups = first_arrivals(ids, ts, ns)
     done = np.full(n, NOT_SET, dtype=np.int64)
-    done[ids] = ts
-    first_tok = np.full(n, NOT_SET, dtype=np.int64)
-    if rec.token_log:
-        tids, tts = flatten(rec.token_log, origin)
-        tids, tts, _, _ = first_arrivals(tids, tts, ns)
-        first_tok[tids] = tts
-    n_tokens = np.zeros(n, dtype=np.int64)
-    for sid, count in rec.n_tokens.items():
-        if 0 <= sid < n:
-            n_tokens[sid] = count
+    arrivals = apply_log(rec.log, done, ns, origin)
+    rec.log.clear()  # the ids now live in ``done``
+    first_tok = np.zeros(0, dtype=np.int64)
+    n_tokens = np.zeros(0, dtype=np.int64)
+    if rec.tokens:
+        first_tok = np.full(n, NOT_SET, dtype=np.int64)
+        apply_log(rec.token_log, first_tok, ns, origin)
+        n_tokens = np.zeros(n, dtype=np.int64)
+        for sid, count in rec.n_tokens.items():
+            if 0 <= sid < n:
+                n_tokens[sid] = count
     return RunRecord(
         query_start=sched.query_start,
         sample_index=sched.sample_index,
@@ -362,6 +362,6 @@ def _record_from(
         n_tokens=n_tokens,
         queries_issued=nq,
         samples_issued=ns,
-        unknown_responses=unknown,
-        duplicate_responses=dups,
+        unknown_responses=arrivals.unknown,
+        duplicate_responses=arrivals.duplicates,
     )

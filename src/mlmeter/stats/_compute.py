@@ -32,11 +32,11 @@ from mlmeter.stats.percentile import REPORTED_PERCENTILES, percentile, percentil
 _NS = 1e9
 
 
-def latency_stats(values: IntArray) -> LatencyStats:
-    """Min/max/mean and the reported percentiles of ``values`` (any order)."""
+def latency_stats(values: IntArray, *, is_sorted: bool = False) -> LatencyStats:
+    """Min/max/mean and the reported percentiles of ``values``."""
     if values.size == 0:
         return LatencyStats(0, 0, 0, 0.0, {p: 0 for p in REPORTED_PERCENTILES})
-    s = np.sort(values)
+    s = values if is_sorted else np.sort(values)
     return LatencyStats(
         count=int(s.size),
         min_ns=int(s[0]),
@@ -47,33 +47,50 @@ def latency_stats(values: IntArray) -> LatencyStats:
 
 
 class _Run:
-    """Per-sample and per-query arrays derived once from the record."""
+    """Per-sample and per-query arrays derived once from the record.
+
+    Memory matters (an Offline run can hold 16 M samples): latencies are computed
+    with one temporary and sorted in place unless per-sample order is still needed.
+    """
 
     def __init__(self, rec: RunRecord, eff: EffectiveSettings) -> None:
         nq, ns = rec.queries_issued, rec.samples_issued
-        qs = rec.query_start[: nq + 1]
-        sizes = np.diff(qs)
-        self.query_of_sample = np.repeat(np.arange(nq, dtype=np.int64), sizes)
-        sched = rec.scheduled_ns[:nq]
-        done = rec.completed_ns[:ns]
-        self.answered = done != NOT_SET
-        origin = sched[self.query_of_sample]
-        self.sample_latency = (done - origin)[self.answered]
-        self.sched = sched
+        self.qs = rec.query_start[: nq + 1]
+        self.sched = rec.scheduled_ns[:nq]
         self.issued = rec.issued_ns[:nq]
-        self.done = done
-        self.qs = qs
+        self.done = rec.completed_ns[:ns]
+        self.answered = self.done != NOT_SET
+        self.all_answered = bool(self.answered.all())
         self.nq = nq
         self.eff = eff
         self.rec = rec
+        lat = self.done - (self.sched[0] if nq == 1 else self.origins())
+        self.sample_latency: IntArray = lat if self.all_answered else lat[self.answered]
+        self._sorted: IntArray | None = None
+
+    def origins(self) -> IntArray:
+        """Each sample's latency origin: its query's scheduled time."""
+        origins: IntArray = np.repeat(self.sched, np.diff(self.qs))
+        return origins
+
+    def sorted_latency(self, keep_order: bool) -> IntArray:
+        """Sample latencies ascending; in place unless ``keep_order``."""
+        if self._sorted is None:
+            if keep_order:
+                self._sorted = np.sort(self.sample_latency)
+            else:
+                self.sample_latency.sort()
+                self._sorted = self.sample_latency
+        return self._sorted
 
     def query_latencies(self) -> IntArray:
         """Per query: slowest sample minus the query's start (MultiStream)."""
         if self.nq == 0:
             return np.zeros(0, dtype=np.int64)
-        done = np.where(self.answered, self.done, np.iinfo(np.int64).max)
+        big = np.iinfo(np.int64).max
+        done = self.done if self.all_answered else np.where(self.answered, self.done, big)
         slowest = np.maximum.reduceat(done, self.qs[:-1])
-        ok = slowest != np.iinfo(np.int64).max
+        ok = slowest != big
         latencies: IntArray = (slowest - self.sched)[ok]
         return latencies
 
@@ -82,10 +99,11 @@ def compute_performance(rec: RunRecord, eff: EffectiveSettings, sut_name: str) -
     """Apply the official result formulas and validity rules to one run."""
     run = _Run(rec, eff)
     scen = eff.scenario
-    sample_stats = latency_stats(run.sample_latency)
-    fields = _scenario_metrics(run)
-    checks, es = _checks(run, fields)
     tokens = _token_stats(run) if eff.use_token_latencies else None
+    sorted_lat = run.sorted_latency(keep_order=eff.use_token_latencies)
+    sample_stats = latency_stats(sorted_lat, is_sorted=True)
+    fields = _scenario_metrics(run, sorted_lat)
+    checks, es = _checks(run, fields, sorted_lat)
     if tokens is not None and scen is Scenario.SERVER:
         checks, es = _token_checks(run, checks, tokens)
     query_stats = latency_stats(run.query_latencies()) if scen is Scenario.MULTI_STREAM else None
@@ -106,56 +124,63 @@ def compute_performance(rec: RunRecord, eff: EffectiveSettings, sut_name: str) -
     )
 
 
-def _scenario_metrics(run: _Run) -> dict[str, Any]:
+def _scenario_metrics(run: _Run, lat: IntArray) -> dict[str, Any]:
+    """Headline metrics; ``lat`` is the sorted sample latencies."""
     scen = run.eff.scenario
-    n = int(run.sample_latency.size)
+    n = int(lat.size)
     if scen is Scenario.OFFLINE:
-        max_lat = int(run.sample_latency.max()) if n else 0
+        max_lat = int(lat[-1]) if n else 0
         return {
             "samples_per_second": n / (max_lat / _NS) if max_lat else 0.0,
             "_duration_ns": max_lat,
         }
     if scen is Scenario.SERVER:
-        return _server_metrics(run, n)
-    last_issue = int(run.issued[-1] - run.issued[0]) if run.nq else 0
+        return _server_metrics(run, lat)
+    last_issue = int(run.issued[-1]) if run.nq else 0
     out: dict[str, Any] = {"_duration_ns": last_issue}
     if scen is Scenario.SINGLE_STREAM:
-        mean = float(run.sample_latency.mean()) if n else 0.0
+        mean = float(lat.mean()) if n else 0.0
         out["qps_with_loadgen_overhead"] = (run.nq - 1) / (last_issue / _NS) if last_issue else 0.0
         out["qps_without_loadgen_overhead"] = _NS / mean if mean else 0.0
-        out["target_percentile_latency_ns"] = _pct(run.sample_latency, run.eff)
+        out["target_percentile_latency_ns"] = _pct(lat, run.eff)
     else:
-        out["target_percentile_latency_ns"] = _pct(run.query_latencies(), run.eff)
+        out["target_percentile_latency_ns"] = _pct(np.sort(run.query_latencies()), run.eff)
     return out
 
 
-def _pct(values: IntArray, eff: EffectiveSettings) -> int:
-    return percentile(np.sort(values), eff.target_latency_percentile) if values.size else 0
+def _pct(sorted_values: IntArray, eff: EffectiveSettings) -> int:
+    if not sorted_values.size:
+        return 0
+    return percentile(sorted_values, eff.target_latency_percentile)
 
 
-def _server_metrics(run: _Run, n: int) -> dict[str, Any]:
+def _server_metrics(run: _Run, lat: IntArray) -> dict[str, Any]:
+    n = int(lat.size)
     last_sched = int(run.sched[-1]) if run.nq else 0
     lo, hi = (int(run.qs[-2]), int(run.qs[-1])) if run.nq else (0, 0)
     last_done = run.done[lo:hi]
     last_complete = int(last_done.max()) if last_done.size and (last_done != NOT_SET).all() else 0
-    over = int(np.count_nonzero(run.sample_latency > run.eff.target_latency_ns))
+    bound = run.eff.target_latency_ns
+    over = int(n - np.searchsorted(lat, bound, side="right"))
     return {
         "_duration_ns": last_sched,
         "scheduled_samples_per_sec": (n - 1) / (last_sched / _NS) if last_sched else 0.0,
         "completed_samples_per_sec": (n - 1) / (last_complete / _NS) if last_complete else 0.0,
-        "target_percentile_latency_ns": _pct(run.sample_latency, run.eff),
+        "target_percentile_latency_ns": _pct(lat, run.eff),
         "overlatency_query_count": over,
     }
 
 
-def _checks(run: _Run, fields: dict[str, Any]) -> tuple[list[Check], EarlyStoppingReport]:
+def _checks(
+    run: _Run, fields: dict[str, Any], lat: IntArray
+) -> tuple[list[Check], EarlyStoppingReport]:
     eff = run.eff
     checks: list[Check] = []
     if eff.scenario is Scenario.SERVER:
         checks.append(_perf_constraint(run, fields))
     checks.append(_min_duration(run, int(fields["_duration_ns"])))
-    checks.append(_min_queries(run))
-    es = _early_stopping(run, fields)
+    checks.append(_min_queries(run, int(lat.size)))
+    es = _early_stopping(run, fields, lat)
     checks.append(Check("early_stopping", es.met, _es_message(es, eff)))
     missing = run.rec.missing_samples
     if missing:
@@ -196,26 +221,25 @@ def _min_duration(run: _Run, duration_ns: int) -> Check:
     return Check("min_duration", ok, msg if ok else f"{msg}: {fix}")
 
 
-def _min_queries(run: _Run) -> Check:
+def _min_queries(run: _Run, samples: int) -> Check:
     eff = run.eff
-    q, s = run.rec.queries_issued, int(run.sample_latency.size)
-    ok = q >= eff.min_query_count and s >= eff.min_sample_count
+    q = run.rec.queries_issued
+    ok = q >= eff.min_query_count and samples >= eff.min_sample_count
     msg = (
-        f"{q} queries / {s} samples; min_query_count {eff.min_query_count}, "
+        f"{q} queries / {samples} samples; min_query_count {eff.min_query_count}, "
         f"min_sample_count {eff.min_sample_count}"
     )
     return Check("min_queries", ok, msg if ok else f"{msg}: the test exited early")
 
 
-def _early_stopping(run: _Run, fields: dict[str, Any]) -> EarlyStoppingReport:
+def _early_stopping(run: _Run, fields: dict[str, Any], lat: IntArray) -> EarlyStoppingReport:
     eff = run.eff
     p = eff.target_latency_percentile
     if eff.scenario is Scenario.OFFLINE:
         return EarlyStoppingReport(True, ())
     if eff.scenario is Scenario.SERVER:
         return _server_es(run.rec.queries_issued, int(fields["overlatency_query_count"]), p)
-    lat = run.sample_latency if eff.scenario is Scenario.SINGLE_STREAM else run.query_latencies()
-    s = np.sort(lat)
+    s = lat if eff.scenario is Scenario.SINGLE_STREAM else np.sort(run.query_latencies())
     est = single_stream_estimate(s, p)
     if not est.met or est.estimate_ns is None:
         return EarlyStoppingReport(False, es_too_few_queries(est.n, est.min_queries))
@@ -243,18 +267,24 @@ def _es_message(es: EarlyStoppingReport, eff: EffectiveSettings) -> str:
     return f"early stopping at p{eff.target_latency_percentile * 100:g}: {text}"
 
 
+def _token_arrays(run: _Run) -> tuple[IntArray, IntArray, IntArray]:
+    """Per answered sample: (TTFT, TPOT, n_tokens), in sample order."""
+    rec, ns = run.rec, run.rec.samples_issued
+    keep = run.answered
+    n_tok = rec.n_tokens[:ns][keep]
+    origin = run.sched[0] if run.nq == 1 else run.origins()[keep]
+    ttft: IntArray = rec.first_token_ns[:ns][keep] - origin
+    tpot: IntArray = (run.sample_latency - ttft) // np.maximum(n_tok - 1, 1)
+    return ttft, tpot, n_tok
+
+
 def _token_stats(run: _Run) -> TokenStats:
-    rec, eff = run.rec, run.eff
-    ns = rec.samples_issued
-    n_tok = rec.n_tokens[:ns][run.answered]
+    eff = run.eff
+    ttft, tpot, n_tok = _token_arrays(run)
     total = int(n_tok.sum())
     if eff.scenario is Scenario.OFFLINE:
         max_lat = int(run.sample_latency.max()) if run.sample_latency.size else 0
         return TokenStats(total, total / (max_lat / _NS) if max_lat else 0.0, None, None)
-    origin = run.sched[run.query_of_sample][run.answered]
-    first = rec.first_token_ns[:ns][run.answered]
-    ttft = first - origin
-    tpot = (run.sample_latency - ttft) // np.maximum(n_tok - 1, 1)
     last = run.done[run.answered]
     span = int(last.max()) if last.size else 0
     return TokenStats(
@@ -276,10 +306,7 @@ def _token_checks(
         f"TPOT p99 {tpot_p} ns (bound {eff.server_tpot_latency_ns})",
     )
     n = run.rec.queries_issued
-    first = run.rec.first_token_ns[: run.rec.samples_issued][run.answered]
-    ttft = first - run.sched[run.query_of_sample][run.answered]
-    n_tok = run.rec.n_tokens[: run.rec.samples_issued][run.answered]
-    tpot = (run.sample_latency - ttft) // np.maximum(n_tok - 1, 1)
+    ttft, tpot, _ = _token_arrays(run)
     tpot_es = _server_es(n, int(np.count_nonzero(tpot > eff.server_tpot_latency_ns)), 0.99)
     ttft_es = _server_es(n, int(np.count_nonzero(ttft > eff.server_ttft_latency_ns)), 0.99)
     es = EarlyStoppingReport(
@@ -289,12 +316,8 @@ def _token_checks(
         tpot_lines=tpot_es.lines,
     )
     rest = [c for c in checks if c.code not in ("perf_constraints", "early_stopping")]
-    es_check = Check(
-        "early_stopping",
-        es.met,
-        "token early stopping: TTFT "
-        + " ".join(ttft_es.lines)
-        + "; TPOT "
-        + " ".join(tpot_es.lines),
-    )
+    detail = "; ".join(
+        [f"TTFT {' '.join(ttft_es.lines)}", f"TPOT {' '.join(tpot_es.lines)}"]
+    ).replace("\n", "")
+    es_check = Check("early_stopping", es.met, f"token early stopping: {detail}")
     return [perf, *rest, es_check], es
