@@ -190,9 +190,13 @@ def _write_trace(path: Path, record: RunRecord, start_ns: int) -> None:
 
 
 def provenance() -> dict[str, Any]:
-    """Tool and system description recorded with every run."""
+    """Tool, interpreter and system description recorded with every run.
+
+    Includes the noisy knobs that make numbers move (load average, CPU governor).
+    """
     return {
         "mlmeter_version": __version__,
+        "mlmeter_git": _git_state(),
         "python": sys.version.split()[0],
         "numpy": np.__version__,
         "platform": platform.platform(),
@@ -201,8 +205,39 @@ def provenance() -> dict[str, Any]:
         "cpu_count": os.cpu_count(),
         "hostname": platform.node(),
         "pid": os.getpid(),
+        "load_average": list(os.getloadavg()) if hasattr(os, "getloadavg") else None,
+        "cpu_governor": _read_first("/sys/devices/system/cpu/cpu0/cpufreq/scaling_governor"),
         "wall_clock_utc_ns": wall_clock_utc_ns(),
     }
+
+
+def _read_first(path: str) -> str | None:
+    try:
+        return Path(path).read_text().strip() or None
+    except OSError:
+        return None
+
+
+def _git_state() -> dict[str, str] | None:
+    """Commit and dirtiness of the mlmeter checkout, when running from one."""
+    import subprocess
+
+    root = Path(__file__).resolve().parents[3]
+    if not (root / ".git").exists():
+        return None
+    try:
+
+        def git(*args: str) -> str:
+            return subprocess.run(
+                ["git", "-C", str(root), *args], capture_output=True, text=True, timeout=5
+            ).stdout.strip()
+
+        return {
+            "commit": git("rev-parse", "HEAD"),
+            "dirty": str(bool(git("status", "--porcelain"))),
+        }
+    except (OSError, subprocess.SubprocessError):
+        return None
 
 
 def _copy_to_stdout(logs: LogSettings, summary: str, detail: Path) -> None:

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import itertools
 from array import array
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from pathlib import Path
 from time import perf_counter_ns
 
 import numpy as np
@@ -41,7 +42,7 @@ from mlmeter.loadgen.schedule import (
     accuracy_log_values,
     generate_schedule,
 )
-from mlmeter.logfmt import LogRecord, PerformanceResult
+from mlmeter.logfmt import Check, LogRecord, PerformanceResult
 from mlmeter.settings import EffectiveSettings, Scenario, TestMode, TestSettings, derive
 from mlmeter.stats import RunRecord, compute_performance
 from mlmeter.stats._run_record import NOT_SET
@@ -100,17 +101,7 @@ def start_test(
     """Run one test and write its logs; see the module docstring for the phases."""
     log_settings = log_settings or LogSettings()
     if settings.mode is TestMode.SUBMISSION_RUN:
-        acc = start_test(
-            sut,
-            qsl,
-            settings.replace(mode=TestMode.ACCURACY_ONLY),
-            log_settings,
-            bus=bus,
-            progress=progress,
-        )
-        if acc.error is not None:
-            return acc
-        settings = settings.replace(mode=TestMode.PERFORMANCE_ONLY)
+        return _submission_run(sut, qsl, settings, log_settings, bus=bus, progress=progress)
     if settings.mode is TestMode.FIND_PEAK_PERFORMANCE:
         from mlmeter.loadgen._find_peak import find_peak
 
@@ -122,6 +113,41 @@ def start_test(
     eff = derive(settings, qsl.total_sample_count, qsl.performance_sample_count)
     st = _State(sut, qsl, settings, eff, bus or EventBus(), progress or Progress(), origin)
     return _run(st, sut_name, name_ns, log_settings)
+
+
+def _submission_run(
+    sut: SUT,
+    qsl: QSL,
+    settings: TestSettings,
+    logs: LogSettings,
+    *,
+    bus: EventBus | None,
+    progress: Progress | None,
+) -> TestResult:
+    """Accuracy, then performance, into the submission layout's folders.
+
+    Logs go to ``outdir/accuracy`` and ``outdir/performance/run_1`` so neither run
+    overwrites the other's files.
+    """
+    base = Path(logs.outdir)
+    acc = start_test(
+        sut,
+        qsl,
+        settings.replace(mode=TestMode.ACCURACY_ONLY),
+        replace(logs, outdir=base / "accuracy"),
+        bus=bus,
+        progress=progress,
+    )
+    if acc.error is not None:
+        return acc
+    return start_test(
+        sut,
+        qsl,
+        settings.replace(mode=TestMode.PERFORMANCE_ONLY),
+        replace(logs, outdir=base / "performance" / "run_1"),
+        bus=bus,
+        progress=progress,
+    )
 
 
 def _run(st: _State, sut_name: str, name_ns: int, log_settings: LogSettings) -> TestResult:
@@ -177,10 +203,6 @@ def _run(st: _State, sut_name: str, name_ns: int, log_settings: LogSettings) -> 
 
 
 def _invalidate(result: PerformanceResult, error: MlmeterError) -> PerformanceResult:
-    from dataclasses import replace
-
-    from mlmeter.logfmt import Check
-
     check = Check("run_completed", False, f"the run did not complete: {error}")
     return replace(result, valid=False, checks=(*result.checks, check))
 
