@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
+import sys
 import time
 from typing import Protocol
 
@@ -40,3 +43,28 @@ class FakeClock:
 def wall_clock_utc_ns() -> int:
     """Return the wall-clock time since the epoch in ns (for log headers only)."""
     return time.time_ns()
+
+
+_PR_SET_TIMERSLACK = 29
+_PR_GET_TIMERSLACK = 30
+
+
+def _libc() -> ctypes.CDLL | None:
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+    except OSError:
+        return None
+
+
+_LIBC = _libc()
+
+
+def set_timer_slack(ns: int) -> int | None:
+    """Set the calling thread's timer slack; return the previous value (Linux only)."""
+    if _LIBC is None:
+        return None
+    old = int(_LIBC.prctl(_PR_GET_TIMERSLACK, 0, 0, 0, 0))
+    _LIBC.prctl(_PR_SET_TIMERSLACK, ctypes.c_ulong(max(ns, 1)), 0, 0, 0)
+    return old if old >= 0 else None

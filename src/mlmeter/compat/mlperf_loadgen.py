@@ -16,15 +16,12 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Sequence
-from enum import Enum
+from enum import IntEnum
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from mlmeter import loadgen as _lg
-from mlmeter.loadgen import QuerySample, QuerySampleResponse, TestResult
-from mlmeter.loadgen._interfaces import IntArray
+from mlmeter.loadgen import IntArray, QuerySample, QuerySampleResponse, TestResult
 from mlmeter.settings import SHIPPED_MLPERF_CONF, apply_conf, read_conf
 from mlmeter.settings import Scenario as _Scenario
 from mlmeter.settings import TestMode as _Mode
@@ -51,22 +48,24 @@ __all__ = [
     "TestMode",
     "TestScenario",
     "TestSettings",
+    "VectorQuerySample",
+    "VectorQuerySampleResponse",
     "last_result",
 ]
 
 
-class TestScenario(Enum):
-    """The official scenario enum."""
+class TestScenario(IntEnum):
+    """The official scenario enum (same values)."""
 
     __test__ = False
 
     SingleStream = 0
-    MultiStream = 2
-    Server = 3
-    Offline = 4
+    MultiStream = 1
+    Server = 2
+    Offline = 3
 
 
-class TestMode(Enum):
+class TestMode(IntEnum):
     """The official test-mode enum."""
 
     __test__ = False
@@ -77,7 +76,7 @@ class TestMode(Enum):
     FindPeakPerformance = 3
 
 
-class LoggingMode(Enum):
+class LoggingMode(IntEnum):
     """Accepted for compatibility; mlmeter always formats logs after the run."""
 
     AsyncPoll = 0
@@ -99,6 +98,7 @@ _MODES = {
 }
 # official Python attribute name -> mlmeter TestSettings field
 _RENAMED = {"ttft_latency": "server_ttft_latency", "tpot_latency": "server_tpot_latency"}
+_FLOAT_IN_OFFICIAL = ("single_stream_expected_latency_ns", "multi_stream_expected_latency_ns")
 
 
 class TestSettings:
@@ -118,6 +118,12 @@ class TestSettings:
         if key in values:
             return values[key]
         raise AttributeError(f"TestSettings has no attribute {name!r}")
+
+    def __dir__(self) -> list[str]:
+        values: dict[str, Any] = object.__getattribute__(self, "_values")
+        inverse = {v: k for k, v in _RENAMED.items()}
+        names = {inverse.get(k, k) for k in values} - {"extra", "response_timeout_ms"}
+        return sorted({*names, "scenario", "mode", "FromConfig", *super().__dir__()})
 
     def __setattr__(self, name: str, value: Any) -> None:
         if name in ("scenario", "mode"):
@@ -152,8 +158,10 @@ class TestSettings:
     def to_mlmeter(self) -> _Settings:
         """The equivalent validated ``mlmeter.settings.TestSettings``."""
         values = dict(object.__getattribute__(self, "_values"))
-        values["scenario"] = _SCENARIOS[self.scenario]
-        values["mode"] = _MODES[self.mode]
+        for name in _FLOAT_IN_OFFICIAL:  # the official binding stores these as doubles
+            values[name] = round(values[name])
+        values["scenario"] = _SCENARIOS[TestScenario(self.scenario)]
+        values["mode"] = _MODES[TestMode(self.mode)]
         return _Settings(**values)
 
 
@@ -211,7 +219,11 @@ class LogSettings:
 
 class _PySUT:
     def __init__(self, issue: Callable[..., None], flush: Callable[[], None], name: str) -> None:
-        self._issue, self._flush, self.name = issue, flush, name
+        self._issue, self._flush, self._name = issue, flush, name
+
+    @property
+    def name(self) -> str:
+        return self._name
 
     def issue_queries(self, samples: Sequence[QuerySample]) -> None:
         self._issue(samples)
@@ -226,6 +238,18 @@ class _PyFastSUT(_PySUT):
 
     def issue_arrays(self, ids: IntArray, indices: IntArray) -> None:
         self._issue(ids.tolist(), indices.tolist())
+
+
+class _PyQDL(_PySUT):
+    def __init__(
+        self, issue: Callable[..., None], flush: Callable[[], None], name: Callable[[], str]
+    ) -> None:
+        super().__init__(issue, flush, "")
+        self._name_cb = name
+
+    @property
+    def name(self) -> str:
+        return self._name_cb()
 
 
 class _PyQSL:
@@ -243,6 +267,9 @@ class _PyQSL:
     def unload_samples(self, indices: Sequence[int]) -> None:
         self._unload(list(indices))
 
+
+VectorQuerySample = list
+VectorQuerySampleResponse = list
 
 _handles: dict[int, Any] = {}
 _last: list[TestResult] = []
@@ -269,8 +296,8 @@ def ConstructFastSUT(
 def ConstructQDL(
     issue_cb: Callable[[Any], None], flush_cb: Callable[[], None], name_cb: Callable[[], str]
 ) -> int:
-    """A query dispatch library (a SUT proxy with a name callback)."""
-    return _register(_PySUT(issue_cb, flush_cb, name_cb()))
+    """A query dispatch library (a SUT proxy whose name is asked at test time)."""
+    return _register(_PyQDL(issue_cb, flush_cb, name_cb))
 
 
 def ConstructQSL(
@@ -348,6 +375,3 @@ def FirstTokenComplete(
 def last_result() -> TestResult | None:
     """mlmeter extension: the result of the last ``StartTest`` in this process."""
     return _last[0] if _last else None
-
-
-_ = np

@@ -5,7 +5,14 @@ data sets, accuracy scoring, power or submission rules (see STYLE.md).
 """
 
 from mlmeter.loadgen._api import complete, complete_arrays, first_token, late_responses
-from mlmeter.loadgen._interfaces import QSL, SUT, ArraySUT, QuerySample, QuerySampleResponse
+from mlmeter.loadgen._interfaces import (
+    QSL,
+    SUT,
+    ArraySUT,
+    IntArray,
+    QuerySample,
+    QuerySampleResponse,
+)
 from mlmeter.loadgen._issuer import Progress
 from mlmeter.loadgen._log_settings import LogSettings
 from mlmeter.loadgen._session import TestResult, start_test
@@ -14,6 +21,7 @@ __all__ = [
     "QSL",
     "SUT",
     "ArraySUT",
+    "IntArray",
     "LogSettings",
     "Progress",
     "QuerySample",

@@ -29,6 +29,17 @@ class _Idle:
 
 
 _IDLE = _Idle()
+_ID_SHIFT = 40  # up to 2**40 samples a run
+_ID_RUNS = 1 << 22  # ids stay below 2**62: they fit numpy int64
+_runs = [0]
+
+
+def next_id_base() -> int:
+    """A fresh id offset for a run, so late answers to an earlier run are recognised."""
+    _runs[0] = (_runs[0] + 1) % _ID_RUNS
+    return _runs[0] << _ID_SHIFT
+
+
 _sink: Recorder | _Idle = _IDLE
 
 

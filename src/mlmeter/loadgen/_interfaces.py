@@ -21,7 +21,7 @@ class QuerySample:
 
     __slots__ = ("id", "index")
 
-    def __init__(self, id: int, index: int) -> None:
+    def __init__(self, id: int = 0, index: int = 0) -> None:
         self.id = id
         self.index = index
 
@@ -55,7 +55,7 @@ class QuerySampleResponse:
 
     def __init__(
         self,
-        id: int,
+        id: int = 0,
         data: ResponseData = None,
         size: int = 0,
         n_tokens: int = 0,

@@ -37,8 +37,7 @@ from mlmeter.logfmt import (
     write_trace,
 )
 from mlmeter.settings import EffectiveSettings, TestSettings
-from mlmeter.stats import RunRecord
-from mlmeter.stats._run_record import NOT_SET
+from mlmeter.stats import NOT_SET, RunRecord
 
 
 @dataclass
@@ -166,10 +165,11 @@ def _accuracy_entries(rec: Recorder | None, record: RunRecord | None) -> list[Ac
     idx = record.sample_index
     out = []
     for _, sid, data, n_tok in rec.captured:
-        if not 0 <= sid < idx.size:
+        seq = sid - rec.base
+        if not 0 <= seq < idx.size:
             continue
         tok = rec.first_token_data.get(sid) if rec.first_token_data else None
-        out.append(AccuracyEntry(sid, int(idx[sid]), data, tok, n_tok or None))
+        out.append(AccuracyEntry(seq, int(idx[seq]), data, tok, n_tok or None))
     return out
 
 

@@ -39,14 +39,18 @@ class Recorder:
         tokens: bool = False,
         capture: npt.NDArray[np.bool_] | None = None,
         capture_all: bool = False,
+        base: int = 0,
     ) -> None:
         self.n_samples = n_samples
+        self.base = base  # sample ids are base + sample number
         self.log: list[Entry] = []
         self.token_log: list[Entry] = []
         self.captured: list[tuple[int, int, bytes, int]] = []  # (ts, id, data, n_tokens)
         self.first_token_data: dict[int, bytes] = {}
         self.n_tokens: dict[int, int] = {}
-        self.event = threading.Event()
+        # a binary semaphore: released by producers, acquired by the waiting issuer
+        self.signal = threading.Lock()
+        self.signal.acquire()
         self.waiting = False
         self.closed = False
         self.late_responses = 0
@@ -73,7 +77,7 @@ class Recorder:
         else:  # large batches: 8 bytes per id instead of a list of int objects
             self._append((ts, np.fromiter(map(_ID, responses), np.int64, n)))
         if self.waiting:
-            self.event.set()
+            self.wake()
 
     def _complete_full(self, responses: Sequence[QuerySampleResponse]) -> None:
         ts = perf_counter_ns()
@@ -82,24 +86,43 @@ class Recorder:
         for r in responses:
             if r.n_tokens:
                 self.n_tokens[r.id] = r.n_tokens
+            rel = r.id - self.base
             if self._capture_all or (
-                capture is not None and 0 <= r.id < capture.size and capture[r.id]
+                capture is not None and 0 <= rel < capture.size and capture[rel]
             ):
                 self.captured.append((ts, r.id, r.payload(), r.n_tokens))
         self._append((ts, ids))
         if self.waiting:
-            self.event.set()
+            self.wake()
+
+    def wake(self) -> None:
+        """Wake the issuer if it waits (a stale wake-up is harmless: it re-checks)."""
+        try:  # noqa: SIM105 - contextlib.suppress costs more on this hot path
+            self.signal.release()
+        except RuntimeError:  # already released
+            pass
 
     def complete_arrays(self, ids: IntArray, data: Sequence[bytes] | None = None) -> None:
         """Array fast path: answer every id in ``ids`` at once."""
         ts = perf_counter_ns()
         arr = np.asarray(ids, dtype=np.int64)
-        if (self._capture_all or self._capture is not None) and data is not None:
-            for sid, payload in zip(arr.tolist(), data, strict=True):
-                self.captured.append((ts, sid, bytes(payload), 0))
+        if self._capture_all or self._capture is not None:
+            self._capture_arrays(ts, arr, data)
         self._append((ts, arr))
         if self.waiting:
-            self.event.set()
+            self.wake()
+
+    def _capture_arrays(self, ts: int, ids: IntArray, data: Sequence[bytes] | None) -> None:
+        payloads = [bytes(d) for d in data] if data is not None else [b""] * ids.size
+        if len(payloads) != ids.size:
+            raise ValueError("complete_arrays: data must have one entry per id")
+        capture = self._capture
+        for sid, payload in zip(ids.tolist(), payloads, strict=True):
+            rel = sid - self.base
+            if self._capture_all or (
+                capture is not None and 0 <= rel < capture.size and capture[rel]
+            ):
+                self.captured.append((ts, sid, payload, 0))
 
     def first_token(self, responses: Sequence[QuerySampleResponse]) -> None:
         """Record first-token times (LLM runs)."""
@@ -161,23 +184,26 @@ class Arrivals:
     duplicates: int = 0
 
 
-def apply_log(log: list[Entry], times: IntArray, n_valid: int, origin_ns: int) -> Arrivals:
+def apply_log(
+    log: list[Entry], times: IntArray, n_valid: int, origin_ns: int, base: int = 0
+) -> Arrivals:
     """Write the first arrival time (``ts - origin``) of each id into ``times``.
 
-    ``times`` holds ``NOT_SET`` (-1) for ids not answered yet. Ids outside
-    ``[0, n_valid)`` count as unknown, later answers to an id as duplicates. Works
-    entry by entry, so memory stays at one entry's size beyond ``times``.
+    ``times`` holds ``NOT_SET`` (-1) for ids not answered yet. Ids are sample
+    numbers plus ``base``; those outside ``[0, n_valid)`` after it count as unknown,
+    later answers to an id as duplicates. Works entry by entry, so memory stays at
+    one entry's size beyond ``times``.
     """
     out = Arrivals()
     singles_ids: list[int] = []
     singles_ts: list[int] = []
     for ts, ids in log:
         if isinstance(ids, int):
-            singles_ids.append(ids)
+            singles_ids.append(ids - base)
             singles_ts.append(ts - origin_ns)
             continue
         _apply_singles(singles_ids, singles_ts, times, n_valid, out)
-        arr = np.asarray(ids, dtype=np.int64)
+        arr = np.asarray(ids, dtype=np.int64) - base
         _apply(arr, np.int64(ts - origin_ns), times, n_valid, out)
     _apply_singles(singles_ids, singles_ts, times, n_valid, out)
     return out

@@ -27,6 +27,7 @@ from mlmeter.loadgen._issuer import (
     Outcome,
     Plan,
     Progress,
+    new_outcome,
     run_closed_loop,
     run_offline,
     run_server,
@@ -44,8 +45,7 @@ from mlmeter.loadgen.schedule import (
 )
 from mlmeter.logfmt import Check, LogRecord, PerformanceResult
 from mlmeter.settings import EffectiveSettings, Scenario, TestMode, TestSettings, derive
-from mlmeter.stats import RunRecord, compute_performance
-from mlmeter.stats._run_record import NOT_SET
+from mlmeter.stats import NOT_SET, RunRecord, compute_performance, token_errors
 
 
 @dataclass
@@ -170,6 +170,9 @@ def _run(st: _State, sut_name: str, name_ns: int, log_settings: LogSettings) -> 
     if error is not None:
         st.log("error_runtime", str(error), error=True)
     record = _build_record(st)
+    if record is not None:
+        for message in [*token_errors(record, st.eff), *_response_errors(record)]:
+            st.log("error_runtime", message, error=True)
     result = None
     accuracy = st.eff.test_mode is TestMode.ACCURACY_ONLY
     if record is not None and not accuracy:
@@ -202,6 +205,16 @@ def _run(st: _State, sut_name: str, name_ns: int, log_settings: LogSettings) -> 
     return TestResult(st.eff, result, record, outputs, error, n_acc)
 
 
+def _response_errors(record: RunRecord) -> list[str]:
+    """Errors for answers the SUT should not have sent."""
+    out = []
+    if record.unknown_responses:
+        out.append(f"{record.unknown_responses} response(s) with an unknown sample id")
+    if record.duplicate_responses:
+        out.append(f"{record.duplicate_responses} duplicate response(s) to answered samples")
+    return out
+
+
 def _invalidate(result: PerformanceResult, error: MlmeterError) -> PerformanceResult:
     check = Check("run_completed", False, f"the run did not complete: {error}")
     return replace(result, valid=False, checks=(*result.checks, check))
@@ -212,9 +225,6 @@ def _execute(st: _State) -> None:
     accuracy = eff.test_mode is TestMode.ACCURACY_ONLY
     st.log("generic_message", "Starting accuracy mode" if accuracy else "Starting performance mode")
     st.schedule = sched = _make_schedule(st.requested, eff, st.qsl)
-    st.log("generated_query_count", sched.query_count)
-    st.log("generated_samples_per_query", sched.samples_per_query)
-    st.log("generated_query_duration", int(sched.set_duration_ns[0]))
     st.recorder = rec = _make_recorder(eff, sched, accuracy)
     _api.activate(rec)
     waiter = Waiter(rec, eff.response_timeout_ms)
@@ -223,6 +233,9 @@ def _execute(st: _State) -> None:
         loaded = sched.loadable_sets[set_no].tolist()
         st.qsl.load_samples(loaded)
         st.log("loaded_qsl_set", loaded if len(loaded) <= 4096 else loaded[:4096])
+        st.log("generated_query_count", q1 - q0)
+        st.log("generated_samples_per_query", sched.samples_per_query)
+        st.log("generated_query_duration", int(sched.set_duration_ns[set_no]))
         try:
             _issue_set(st, waiter, q0, q1, accuracy)
         finally:
@@ -256,7 +269,13 @@ def _make_recorder(eff: EffectiveSettings, sched: Schedule, accuracy: bool) -> R
     capture = None
     if not accuracy and (eff.accuracy_log_probability > 0 or eff.accuracy_log_sampling_target):
         capture = _accuracy_log_mask(eff, n)
-    return Recorder(n, tokens=eff.use_token_latencies, capture=capture, capture_all=accuracy)
+    return Recorder(
+        n,
+        tokens=eff.use_token_latencies,
+        capture=capture,
+        capture_all=accuracy,
+        base=_api.next_id_base(),
+    )
 
 
 def _accuracy_log_mask(eff: EffectiveSettings, n: int) -> npt.NDArray[np.bool_]:
@@ -282,17 +301,19 @@ def _accuracy_log_mask(eff: EffectiveSettings, n: int) -> npt.NDArray[np.bool_]:
 def _issue_set(st: _State, waiter: Waiter, q0: int, q1: int, accuracy: bool) -> None:
     sched, eff, sut = st.schedule, st.eff, st.sut
     assert sched is not None
-    plan = _plan(sched, eff, q0, q1, accuracy)
+    assert st.recorder is not None
+    plan = _plan(sched, eff, q0, q1, accuracy, st.recorder.base)
     now = perf_counter_ns()
     st.bus.publish(ClockStarted(now, wall_clock_utc_ns()))
+    out = new_outcome(plan)
+    st.outcomes.append(out)  # before the loop: an interrupted loop still counts
     old_slack = set_timer_slack(1)
     with quiet_gc():
         try:
-            out = _loop(st, plan, waiter)
+            _loop(st, plan, waiter, out)
         finally:
             if old_slack is not None:
                 set_timer_slack(old_slack)
-    st.outcomes.append(out)
     for msg in out.errors:
         st.log("error_runtime", msg, error=True)
     if out.end_message:
@@ -303,19 +324,22 @@ def _issue_set(st: _State, waiter: Waiter, q0: int, q1: int, accuracy: bool) -> 
         waiter.wait_count(int(sched.query_start[q0 + out.queries_issued]))
 
 
-def _loop(st: _State, plan: Plan, waiter: Waiter) -> Outcome:
+def _loop(st: _State, plan: Plan, waiter: Waiter, out: Outcome) -> None:
     sut, scen = st.sut, st.eff.scenario
     if scen is Scenario.OFFLINE:
         sched = st.schedule
         assert sched is not None
         fast = sut.issue_arrays if isinstance(sut, ArraySUT) else None
-        return run_offline(sut.issue_queries, fast, plan, sched.sample_index, st.progress)
-    if scen is Scenario.SERVER:
-        return run_server(sut.issue_queries, plan, waiter, st.progress)
-    return run_closed_loop(sut.issue_queries, plan, waiter, st.progress)
+        run_offline(sut.issue_queries, fast, plan, sched.sample_index, st.progress, out)
+    elif scen is Scenario.SERVER:
+        run_server(sut.issue_queries, plan, waiter, st.progress, out)
+    else:
+        run_closed_loop(sut.issue_queries, plan, waiter, st.progress, out)
 
 
-def _plan(sched: Schedule, eff: EffectiveSettings, q0: int, q1: int, accuracy: bool) -> Plan:
+def _plan(
+    sched: Schedule, eff: EffectiveSettings, q0: int, q1: int, accuracy: bool, base: int
+) -> Plan:
     offline = eff.scenario is Scenario.OFFLINE
     return Plan(
         query_start=array("q", sched.query_start.tobytes()),
@@ -330,6 +354,7 @@ def _plan(sched: Schedule, eff: EffectiveSettings, q0: int, q1: int, accuracy: b
         accuracy=accuracy,
         max_async_queries=eff.max_async_queries if eff.scenario is Scenario.SERVER else 0,
         coalesce=eff.server_coalesce_queries,
+        id_base=base,
     )
 
 
@@ -363,17 +388,17 @@ def _record_from(
 ) -> RunRecord:
     n = int(sched.sample_index.size)
     done = np.full(n, NOT_SET, dtype=np.int64)
-    arrivals = apply_log(rec.log, done, ns, origin)
+    arrivals = apply_log(rec.log, done, ns, origin, rec.base)
     rec.log.clear()  # the ids now live in ``done``
     first_tok = np.zeros(0, dtype=np.int64)
     n_tokens = np.zeros(0, dtype=np.int64)
     if rec.tokens:
         first_tok = np.full(n, NOT_SET, dtype=np.int64)
-        apply_log(rec.token_log, first_tok, ns, origin)
+        apply_log(rec.token_log, first_tok, ns, origin, rec.base)
         n_tokens = np.zeros(n, dtype=np.int64)
         for sid, count in rec.n_tokens.items():
-            if 0 <= sid < n:
-                n_tokens[sid] = count
+            if 0 <= sid - rec.base < n:
+                n_tokens[sid - rec.base] = count
     return RunRecord(
         query_start=sched.query_start,
         sample_index=sched.sample_index,

@@ -9,40 +9,17 @@ GIL on every turn so SUT threads are never starved.
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
 import gc
-import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from time import perf_counter_ns
 
+from mlmeter.clock import set_timer_slack
+
+__all__ = ["quiet_gc", "set_timer_slack", "wait_until"]
+
 SPIN_NS = 150_000  # wake this early and spin the rest
-
-_PR_SET_TIMERSLACK = 29
-_PR_GET_TIMERSLACK = 30
-
-
-def _libc() -> ctypes.CDLL | None:
-    if not sys.platform.startswith("linux"):
-        return None
-    try:
-        return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
-    except OSError:
-        return None
-
-
-_LIBC = _libc()
-
-
-def set_timer_slack(ns: int) -> int | None:
-    """Set the calling thread's timer slack; return the previous value (Linux only)."""
-    if _LIBC is None:
-        return None
-    old = int(_LIBC.prctl(_PR_GET_TIMERSLACK, 0, 0, 0, 0))
-    _LIBC.prctl(_PR_SET_TIMERSLACK, ctypes.c_ulong(max(ns, 1)), 0, 0, 0)
-    return old if old >= 0 else None
 
 
 def wait_until(deadline_ns: int) -> int:

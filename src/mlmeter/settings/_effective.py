@@ -7,7 +7,6 @@ into one query with 10 % slack), and the performance sample count.
 
 from __future__ import annotations
 
-import math
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -142,15 +141,17 @@ def _scenario_targets(s: TestSettings) -> tuple[float, int, float, int]:
 
 
 def _query_shape(s: TestSettings, qps: float, perf_count: int) -> tuple[int, int, int]:
-    """(samples_per_query, min_query_count, target_duration_ms)."""
+    """(samples_per_query, min_query_count, target_duration_ms), as officially logged."""
     if s.scenario is Scenario.MULTI_STREAM:
         return s.multi_stream_samples_per_query, s.min_query_count, s.min_duration_ms
+    if s.scenario is Scenario.SINGLE_STREAM and s.sample_concatenate_permutation:
+        # equal-issue: at least 2x the duration's worth, then padded past a whole set
+        m = max(s.min_query_count, int(2 * (s.min_duration_ms / 1000.0) * qps))
+        return 1, m + perf_count - m % perf_count, s.min_duration_ms
     if s.scenario is not Scenario.OFFLINE:
         return 1, s.min_query_count, s.min_duration_ms
-    if s.performance_issue_unique or s.performance_issue_same:
+    if s.performance_issue_unique:
         return perf_count, 1, 0
+    # the generated query is padded to whole sets in equal-issue mode; the log is not
     target = int(_OFFLINE_SLACK * (s.min_duration_ms / 1000.0) * qps)
-    spq = max(s.min_query_count, target)
-    if s.sample_concatenate_permutation:
-        spq = math.ceil(spq / perf_count) * perf_count
-    return spq, 1, 0
+    return max(s.min_query_count, target), 1, 0

@@ -1,6 +1,6 @@
 """Pure statistics: percentiles, early stopping, and the official result formulas."""
 
-from mlmeter.stats._compute import compute_performance, latency_stats
+from mlmeter.stats._compute import compute_performance, latency_stats, token_errors
 from mlmeter.stats._run_record import NOT_SET, RunRecord
 from mlmeter.stats.early_stopping import (
     EarlyStoppingEstimate,
@@ -26,4 +26,5 @@ __all__ = [
     "queries_needed_single_stream",
     "server_early_stopping",
     "single_stream_estimate",
+    "token_errors",
 ]

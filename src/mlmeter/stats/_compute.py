@@ -32,6 +32,31 @@ from mlmeter.stats.percentile import REPORTED_PERCENTILES, percentile, percentil
 _NS = 1e9
 
 
+_NO_FIRST_TOKEN = "Attempted to record a sample latency before it's first token latency"
+_FEW_TOKENS = "Number of tokens need to be greater than 1"
+_MAX_PER_SAMPLE_ERRORS = 10_000
+
+
+def token_errors(rec: RunRecord, eff: EffectiveSettings) -> list[str]:
+    """The official per-sample errors of a token run (missing first token, n_tokens <= 1)."""
+    if not eff.use_token_latencies or rec.n_tokens.size == 0:
+        return []
+    ns = rec.samples_issued
+    answered = rec.completed_ns[:ns] != NOT_SET
+    out: list[str] = []
+    if eff.scenario is not Scenario.OFFLINE:
+        missing = int(np.count_nonzero(answered & (rec.first_token_ns[:ns] == NOT_SET)))
+        out += _capped(_NO_FIRST_TOKEN, missing)
+    few = int(np.count_nonzero(answered & (rec.n_tokens[:ns] <= 1)))
+    return out + _capped(_FEW_TOKENS, few)
+
+
+def _capped(message: str, count: int) -> list[str]:
+    shown = min(count, _MAX_PER_SAMPLE_ERRORS)
+    extra = [f"{message}: {count - shown} more sample(s) not listed"] if count > shown else []
+    return [message] * shown + extra
+
+
 def latency_stats(values: IntArray, *, is_sorted: bool = False) -> LatencyStats:
     """Min/max/mean and the reported percentiles of ``values``."""
     if values.size == 0:
@@ -273,7 +298,9 @@ def _token_arrays(run: _Run) -> tuple[IntArray, IntArray, IntArray]:
     keep = run.answered
     n_tok = rec.n_tokens[:ns][keep]
     origin = run.sched[0] if run.nq == 1 else run.origins()[keep]
-    ttft: IntArray = rec.first_token_ns[:ns][keep] - origin
+    first = rec.first_token_ns[:ns][keep]
+    # a sample answered without a first token counts TTFT 0, as officially (with an error)
+    ttft: IntArray = np.where(first == NOT_SET, 0, first - origin)
     tpot: IntArray = (run.sample_latency - ttft) // np.maximum(n_tok - 1, 1)
     return ttft, tpot, n_tok
 

@@ -8,8 +8,8 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 
+from mlmeter.clock import set_timer_slack
 from mlmeter.loadgen import QuerySample, QuerySampleResponse, complete
-from mlmeter.loadgen._timing import set_timer_slack
 
 _STOP = None
 

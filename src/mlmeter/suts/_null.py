@@ -6,8 +6,13 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from mlmeter.loadgen import QuerySample, QuerySampleResponse, complete, complete_arrays
-from mlmeter.loadgen._interfaces import IntArray
+from mlmeter.loadgen import (
+    IntArray,
+    QuerySample,
+    QuerySampleResponse,
+    complete,
+    complete_arrays,
+)
 
 _CHUNK = 1 << 16
 
