@@ -26,6 +26,7 @@ from mlmeter.loadgen._interfaces import IntArray, QuerySampleResponse
 Entry = tuple[int, Any]
 
 _ARRAY_FROM = 512
+_POOL = 1 << 16  # pooled small answers are applied in chunks of this many ids
 _ID = operator.attrgetter("id")
 
 
@@ -201,10 +202,16 @@ def apply_log(
         if isinstance(ids, int):
             singles_ids.append(ids - base)
             singles_ts.append(ts - origin_ns)
+        elif isinstance(ids, list) and len(ids) < _ARRAY_FROM:  # small batch: pool it
+            singles_ids.extend([i - base for i in ids])
+            singles_ts.extend([ts - origin_ns] * len(ids))
+        else:
+            _apply_singles(singles_ids, singles_ts, times, n_valid, out)
+            arr = np.asarray(ids, dtype=np.int64) - base
+            _apply(arr, np.int64(ts - origin_ns), times, n_valid, out)
             continue
-        _apply_singles(singles_ids, singles_ts, times, n_valid, out)
-        arr = np.asarray(ids, dtype=np.int64) - base
-        _apply(arr, np.int64(ts - origin_ns), times, n_valid, out)
+        if len(singles_ids) >= _POOL:
+            _apply_singles(singles_ids, singles_ts, times, n_valid, out)
     _apply_singles(singles_ids, singles_ts, times, n_valid, out)
     return out
 

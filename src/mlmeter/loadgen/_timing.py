@@ -3,8 +3,9 @@
 ``time.sleep`` on Linux overshoots by the thread's timer slack (50 µs by default)
 plus scheduler wake-up latency; the official LoadGen loses ~80 µs per Server
 query to it. We lower the issuing thread's timer slack to 1 ns, sleep until
-``SPIN_NS`` before the deadline, then spin with ``sleep(0)``, which releases the
-GIL on every turn so SUT threads are never starved.
+``SPIN_NS`` before the deadline, then busy-spin the rest (at most ``SPIN_NS`` with
+the GIL held). When the CPUs are contended, spinning makes things worse, so the
+margin adapts (``_SpinState``).
 """
 
 from __future__ import annotations
@@ -19,21 +20,63 @@ from mlmeter.clock import set_timer_slack
 
 __all__ = ["quiet_gc", "set_timer_slack", "wait_until"]
 
-SPIN_NS = 150_000  # wake this early and spin the rest
+SPIN_NS = 80_000  # wake this early and busy-spin the rest (adaptive, see _SpinState)
 
 
 def wait_until(deadline_ns: int) -> int:
     """Return the time at or just after ``deadline_ns`` (perf_counter_ns clock)."""
     now = perf_counter_ns()
-    remaining = deadline_ns - now
-    if remaining > SPIN_NS:
-        time.sleep((remaining - SPIN_NS) * 1e-9)
+    state = _state
+    margin = state.margin_ns
+    if deadline_ns - now > margin:
+        time.sleep((deadline_ns - now - margin) * 1e-9)
         now = perf_counter_ns()
-    sleep = time.sleep
     while now < deadline_ns:
-        sleep(0)
         now = perf_counter_ns()
+    if now - deadline_ns > _LATE_NS:
+        state.late()  # woke or spun far too late: maybe every core is busy
+    elif margin == 0:
+        state.cool_down()
+    else:
+        state.strikes *= _STRIKE_DECAY
     return now
+
+
+class _SpinState:
+    """Adaptive spin margin: spin while the CPU is ours, only sleep when it is contended.
+
+    On a quiet machine a short busy spin after an early wake-up hits the deadline within
+    a microsecond. When every core is busy, a thread that spins uses up its share and the
+    scheduler then lets it wait a whole time slice (milliseconds), while a thread that
+    only sleeps to the deadline is woken first. So a wake-up that comes far too late
+    switches spinning off for a while; then it is tried again.
+    """
+
+    __slots__ = ("countdown", "margin_ns", "strikes")
+
+    def __init__(self) -> None:
+        self.margin_ns = SPIN_NS
+        self.countdown = 0
+        self.strikes = 0.0  # recent late wake-ups, decaying
+
+    def late(self) -> None:
+        self.strikes += 1.0
+        if self.strikes >= _STRIKES_TO_BACK_OFF:
+            self.margin_ns = 0
+            self.countdown = _COOL_DOWN_WAITS
+            self.strikes = 0.0
+
+    def cool_down(self) -> None:
+        self.countdown -= 1
+        if self.countdown <= 0:
+            self.margin_ns = SPIN_NS
+
+
+_LATE_NS = 200_000
+_STRIKES_TO_BACK_OFF = 3.0
+_STRIKE_DECAY = 0.998  # a late wake-up is forgotten over ~500 on-time ones
+_COOL_DOWN_WAITS = 10_000
+_state = _SpinState()
 
 
 _GC_GEN0 = 100_000
