@@ -218,3 +218,15 @@ def test_console_entry_point_runs(tmp_path: Path) -> None:
     )
     assert bad.returncode == 2
     assert bad.stderr.startswith("error: ") and bad.stderr.count("\n") == 1
+
+
+def test_audit_config_is_applied_last(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The compliance seam: a TEST04-style audit.config makes every query the same sample."""
+    audit = tmp_path / "audit.config"
+    audit.write_text("*.*.performance_issue_same = 1\n*.*.performance_issue_same_index = 3\n")
+    out_dir = tmp_path / "out"
+    args = ["run", "null", "--scenario", "SingleStream", "--audit-config", str(audit)]
+    _run([*args, "--set", "performance_issue_same=0", "--output", str(out_dir), *_SMALL], capsys)
+    doc = _results(out_dir)
+    assert doc["effective"]["performance_issue_same"] is True  # beats --set: applied last
+    assert doc["effective"]["performance_issue_same_index"] == 3

@@ -72,8 +72,8 @@ def build(name: str, args: argparse.Namespace) -> Workload:
 
 def _null_defaults() -> dict[str, Any]:
     return {
-        "single_stream_expected_latency_ns": 5_000,
-        "multi_stream_expected_latency_ns": 20_000,
+        "single_stream_expected_latency_ns": 1_000,
+        "multi_stream_expected_latency_ns": 2_000,
         "server_target_qps": 10_000.0,
         "offline_expected_qps": 1_000_000.0,
         "min_duration_ms": 5_000,

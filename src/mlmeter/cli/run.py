@@ -19,7 +19,9 @@ from mlmeter.settings import (
     Scenario,
     TestMode,
     TestSettings,
+    apply_conf,
     load_test_settings,
+    read_conf,
 )
 
 
@@ -45,6 +47,11 @@ def add_parser(sub: Any) -> None:
     )
     p.add_argument("--conf", default=None, help="a user.conf file")
     p.add_argument("--mlperf-conf", default=None, help="replace the shipped mlperf.conf")
+    p.add_argument(
+        "--audit-config",
+        default=None,
+        help="a compliance audit.config (TEST01/04/06), applied last as model '*'",
+    )
     p.add_argument(
         "--set",
         dest="overrides",
@@ -90,7 +97,7 @@ def _settings(
         schedule_rng_seed=OFFICIAL_SCHEDULE_RNG_SEED,
         **workload.defaults,
     )
-    return load_test_settings(
+    settings = load_test_settings(
         model=args.model or workload.model or args.workload,
         scenario=scenario,
         mode=mode,
@@ -100,6 +107,10 @@ def _settings(
         overrides=args.overrides,
         base=base,
     )
+    if args.audit_config:  # the compliance seam, as the official applies ./audit.config
+        lines = read_conf(args.audit_config, source="mlperf")
+        settings = apply_conf(settings, lines, "*", settings.scenario, source="mlperf")
+    return settings
 
 
 def _default_outdir(workload: str, scenario: Scenario, mode: TestMode) -> Path:
