@@ -13,6 +13,11 @@ fi
 STAMP="$ROOT/.venv/.mlmeter-installed-$1"
 if [ ! -f "$STAMP" ] || [ "$ROOT/pyproject.toml" -nt "$STAMP" ]; then
   "$ROOT/.venv/bin/python" -m pip install -q --disable-pip-version-check -e "$ROOT[$1]"
+  case ",$1," in
+    *,workloads,*)  # their own dependency lists pull torchvision / CUDA builds: skip them
+      "$ROOT/.venv/bin/python" -m pip install -q --disable-pip-version-check --no-deps \
+        facenet-pytorch==2.6.0 moonshine-voice==0.1.5 ;;
+  esac
   touch "$STAMP"
 fi
 export PATH="$ROOT/.venv/bin:$PATH"

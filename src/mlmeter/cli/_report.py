@@ -5,16 +5,27 @@ from __future__ import annotations
 from mlmeter.loadgen import TestResult
 from mlmeter.logfmt import PerformanceResult
 from mlmeter.settings import Scenario, TestSettings
+from mlmeter.workloads import AccuracyResult
 
 
-def render_report(res: TestResult, settings: TestSettings) -> str:
+def render_report(
+    res: TestResult, settings: TestSettings, accuracy: AccuracyResult | None = None
+) -> str:
     """A plain-text report of one run."""
     lines = [f"mlmeter {settings.scenario.value} / {settings.mode.value}"]
     r = res.result
-    if r is None:
-        lines.append(f"  accuracy log entries : {res.accuracy_entries}")
-    else:
+    if r is not None:
         lines += _result_lines(r, res.effective.scenario)
+    else:
+        lines.append(f"  accuracy log entries : {res.accuracy_entries}")
+    if accuracy is not None:
+        t = accuracy.target
+        verdict = "PASS" if accuracy.passed else "FAIL"
+        lines.append(
+            f"  accuracy             : {accuracy.metric} {accuracy.value:.5g} "
+            f"(reference {t.reference:.5g}, target {t.fraction:.1%} = {t.threshold:.5g}) "
+            f"{verdict}"
+        )
     if res.error is not None:
         lines.append(f"  error                : {res.error}")
     out = res.outputs

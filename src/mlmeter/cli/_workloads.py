@@ -1,17 +1,22 @@
-"""Built-in workloads of ``mlmeter run``: the harness test doubles.
+"""Workloads of ``mlmeter run``: the harness test doubles and the registered benchmarks.
 
 A workload turns parsed options into a SUT, a QSL and default settings. Real
-benchmarks (later) and plugins (entry-point group ``mlmeter.workloads``) add more.
+benchmarks (``mlmeter.workloads``, entry-point group ``mlmeter.workloads``, which
+plugins use too) also bring a scorer for accuracy mode.
 """
 
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from mlmeter.loadgen import QSL, SUT
+from mlmeter.settings import Scenario
 from mlmeter.suts import FixedLatencySUT, NullQSL, NullSUT
+from mlmeter.workloads import Scorer, Target, WorkloadOptions, get
 
 
 @dataclass
@@ -22,16 +27,43 @@ class Workload:
     qsl: QSL
     defaults: dict[str, Any] = field(default_factory=dict)  # TestSettings field -> value
     model: str = ""
+    scorer: Scorer | None = None
+    target: Target | None = None
+    closers: list[Callable[[], None]] = field(default_factory=list)
+    framework: str = ""
 
     def close(self) -> None:
-        """Release the SUT's threads, if any."""
+        """Release the SUT's threads and the model, if any."""
         close = getattr(self.sut, "close", None)
         if callable(close):
             close()
+        for closer in self.closers:
+            closer()
 
 
 def add_options(parser: argparse.ArgumentParser) -> None:
-    """Options of the built-in workloads."""
+    """Options of the built-in workloads and of the real benchmarks."""
+    m = parser.add_argument_group("real benchmarks (see `mlmeter list`)")
+    m.add_argument("--backend", default="onnxruntime", help="onnxruntime or torch")
+    m.add_argument("--device", default="cpu", help="cpu or cuda")
+    m.add_argument("--threads", type=int, default=1, help="intra-op threads per instance")
+    m.add_argument("--batch-size", type=int, default=1, help="largest batch the SUT forms")
+    m.add_argument(
+        "--max-wait-ms", type=float, default=0.0, help="how long the SUT waits to fill a batch"
+    )
+    m.add_argument("--instances", type=int, default=1, help="model instances (worker threads)")
+    m.add_argument(
+        "--data-dir",
+        type=Path,
+        default=None,
+        help="the real data set in its official layout (default: the CI data)",
+    )
+    m.add_argument(
+        "--model-path",
+        type=Path,
+        default=None,
+        help="a model file (PyTorch state dict or ONNX) to use instead",
+    )
     g = parser.add_argument_group("null and fixed workloads")
     g.add_argument("--service-ms", type=float, default=1.0, help="fixed: service time per sample")
     g.add_argument("--workers", type=int, default=1, help="fixed: worker threads")
@@ -51,23 +83,36 @@ def add_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def build(name: str, args: argparse.Namespace) -> Workload:
-    """The workload called ``name``."""
-    qsl = NullQSL(args.samples, args.performance_samples)
-    if name == "null":
-        return Workload(NullSUT(), qsl, _null_defaults(), model="null")
-    if name == "fixed":
+def build(name: str, args: argparse.Namespace, scenario: Scenario) -> Workload:
+    """The workload called ``name``, ready to run in ``scenario``."""
+    if name in ("null", "fixed"):
+        qsl = NullQSL(args.samples, args.performance_samples)
+        if name == "null":
+            return Workload(NullSUT(), qsl, _null_defaults(), model="null")
         return _fixed(args, qsl)
-    from mlmeter.errors import UsageError
-    from mlmeter.plugins import discover
-
-    plugins = discover("mlmeter.workloads")
-    if name in plugins:
-        factory = plugins[name].load()
-        built: Workload = factory(args)
-        return built
-    names = ", ".join(["null", "fixed", *sorted(plugins)])
-    raise UsageError(f"unknown workload {name!r}: use one of {names}")
+    bench = get(name)
+    opts = WorkloadOptions(
+        backend=args.backend,
+        device=args.device,
+        threads=args.threads,
+        batch_size=args.batch_size,
+        max_wait_ms=args.max_wait_ms,
+        instances=args.instances,
+        data_dir=args.data_dir,
+        model_path=args.model_path,
+        performance_samples=args.performance_samples,
+    )
+    ready = bench.prepare(opts)
+    return Workload(
+        ready.sut,
+        ready.qsl,
+        bench.defaults(scenario),
+        model=name,
+        scorer=ready.scorer,
+        target=ready.target,
+        closers=ready.closers,
+        framework=args.backend,
+    )
 
 
 def _null_defaults() -> dict[str, Any]:

@@ -7,6 +7,7 @@ import sys
 from collections.abc import Sequence
 
 from mlmeter._version import __version__
+from mlmeter.cli import list as list_cmd
 from mlmeter.cli import run as run_cmd
 from mlmeter.errors import MlmeterError
 
@@ -17,6 +18,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"mlmeter {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
     run_cmd.add_parser(sub)
+    list_cmd.add_parser(sub)
     return parser
 
 

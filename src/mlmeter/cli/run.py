@@ -9,9 +9,11 @@ from pathlib import Path
 from typing import Any
 
 from mlmeter.cli import _workloads
+from mlmeter.cli._accuracy import write_accuracy_txt
 from mlmeter.cli._progress import ProgressBar
 from mlmeter.cli._report import render_report
 from mlmeter.loadgen import LogSettings, Progress, TestResult, start_test
+from mlmeter.logfmt import read_accuracy_log
 from mlmeter.settings import (
     OFFICIAL_QSL_RNG_SEED,
     OFFICIAL_SAMPLE_INDEX_RNG_SEED,
@@ -23,6 +25,8 @@ from mlmeter.settings import (
     load_test_settings,
     read_conf,
 )
+from mlmeter.system import write_system_json
+from mlmeter.workloads import AccuracyResult
 
 
 def add_parser(sub: Any) -> None:
@@ -71,7 +75,7 @@ def run(args: argparse.Namespace) -> int:
     """Build the workload and settings, run, print the report; exit 0 only if VALID."""
     scenario = Scenario.parse(args.scenario)
     mode = TestMode.parse(args.mode)
-    workload = _workloads.build(args.workload, args)
+    workload = _workloads.build(args.workload, args, scenario)
     try:
         settings = _settings(args, workload, scenario, mode)
         outdir = Path(args.output or _default_outdir(args.workload, scenario, mode))
@@ -79,11 +83,25 @@ def run(args: argparse.Namespace) -> int:
         result = _run_with_progress(workload, settings, logs, quiet=args.quiet)
     finally:
         workload.close()
-    print(render_report(result, settings))
+    accuracy = _score(workload, result)
+    write_system_json(outdir / "system.json", workload.framework)
+    print(render_report(result, settings, accuracy))
     if result.error is not None:
         raise result.error
+    if accuracy is not None:
+        return 0 if accuracy.passed else 1
     ok = result.valid or mode is TestMode.ACCURACY_ONLY
     return 0 if ok else 1
+
+
+def _score(workload: _workloads.Workload, result: TestResult) -> AccuracyResult | None:
+    """Score the accuracy log (accuracy mode) and write ``accuracy.txt`` beside it."""
+    acc_path = result.outputs.accuracy
+    if workload.scorer is None or result.result is not None or acc_path is None:
+        return None
+    scored = workload.scorer(read_accuracy_log(acc_path))
+    write_accuracy_txt(acc_path.parent / "accuracy.txt", scored, acc_path)
+    return scored
 
 
 def _settings(

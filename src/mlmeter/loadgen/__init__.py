@@ -4,7 +4,13 @@ It knows SUTs, QSLs, settings, schedules and logs. It knows nothing of models,
 data sets, accuracy scoring, power or submission rules (see STYLE.md).
 """
 
-from mlmeter.loadgen._api import complete, complete_arrays, first_token, late_responses
+from mlmeter.loadgen._api import (
+    abort,
+    complete,
+    complete_arrays,
+    first_token,
+    late_responses,
+)
 from mlmeter.loadgen._interfaces import (
     QSL,
     SUT,
@@ -27,6 +33,7 @@ __all__ = [
     "QuerySample",
     "QuerySampleResponse",
     "TestResult",
+    "abort",
     "complete",
     "complete_arrays",
     "first_token",

@@ -27,6 +27,9 @@ class _Idle:
     def first_token(self, responses: Sequence[QuerySampleResponse]) -> None:
         return None
 
+    def abort(self, reason: str) -> None:
+        return None
+
 
 _IDLE = _Idle()
 _ID_SHIFT = 40  # up to 2**40 samples a run
@@ -72,6 +75,11 @@ def complete_arrays(ids: IntArray, data: Sequence[bytes] | None = None) -> None:
 def first_token(responses: Sequence[QuerySampleResponse]) -> None:
     """Report first tokens (LLM runs). Thread-safe; call from any thread."""
     _sink.first_token(responses)
+
+
+def abort(reason: str) -> None:
+    """End the run in progress with an error (e.g. the SUT's model failed); thread-safe."""
+    _sink.abort(reason)
 
 
 def late_responses() -> int:

@@ -55,6 +55,7 @@ class Recorder:
         self.waiting = False
         self.closed = False
         self.late_responses = 0
+        self.abort_reason = ""  # set by the SUT through mlmeter.loadgen.abort
         self._append = self.log.append
         self._capture = capture
         self._capture_all = capture_all
@@ -95,6 +96,11 @@ class Recorder:
         self._append((ts, ids))
         if self.waiting:
             self.wake()
+
+    def abort(self, reason: str) -> None:
+        """Ask the issuer to end the run with ``reason``."""
+        self.abort_reason = reason or "the SUT aborted the run"
+        self.wake()
 
     def wake(self) -> None:
         """Wake the issuer if it waits (a stale wake-up is harmless: it re-checks)."""

@@ -10,7 +10,7 @@ from time import perf_counter_ns
 
 import numpy as np
 
-from mlmeter.errors import SUTTimeoutError
+from mlmeter.errors import SUTError, SUTTimeoutError
 from mlmeter.loadgen._recorder import Entry, Recorder
 
 _POLL_S = 0.05
@@ -96,6 +96,8 @@ class Waiter:
         if len(rec.log) == self.pos:
             rec.signal.acquire(timeout=_POLL_S)
         rec.waiting = False
+        if rec.abort_reason:
+            raise SUTError(rec.abort_reason)
         if self.timeout_ns and len(rec.log) == self.pos:
             silent = perf_counter_ns() - self.last_progress_ns
             if silent > self.timeout_ns:

@@ -1,0 +1,139 @@
+"""What a benchmark is: a data set, a model behind a backend, a metric and a quality target.
+
+The loadgen knows none of this. A workload turns options into a QSL (its data set),
+a SUT (its model behind a batching server) and a scorer that reads the accuracy log.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar, Protocol
+
+from mlmeter.loadgen import QSL, SUT
+from mlmeter.logfmt import AccuracyEntry
+from mlmeter.settings import Scenario
+
+
+@dataclass(frozen=True)
+class Target:
+    """A quality target: ``fraction`` of the FP32 ``reference`` value of ``metric``."""
+
+    metric: str
+    reference: float
+    fraction: float = 0.99
+    higher_is_better: bool = True
+
+    @property
+    def threshold(self) -> float:
+        """The value a run must reach (or stay under, for lower-is-better metrics)."""
+        if self.higher_is_better:
+            return self.reference * self.fraction
+        return self.reference / self.fraction
+
+    def passes(self, value: float) -> bool:
+        """Whether ``value`` meets the target."""
+        return value >= self.threshold if self.higher_is_better else value <= self.threshold
+
+
+@dataclass(frozen=True)
+class AccuracyResult:
+    """A scored accuracy run."""
+
+    metric: str
+    value: float
+    target: Target
+    count: int  # samples scored
+    details: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def passed(self) -> bool:
+        """Whether the value meets the target."""
+        return self.target.passes(self.value)
+
+
+class Dataset(Protocol):
+    """A data set as a workload sees it: preprocessed inputs and labels by index."""
+
+    @property
+    def name(self) -> str:
+        """Reported as the QSL name."""
+        ...
+
+    def __len__(self) -> int: ...
+
+    def get(self, index: int) -> Any:
+        """The preprocessed model input of sample ``index``."""
+        ...
+
+    def label(self, index: int) -> Any:
+        """The ground truth of sample ``index``."""
+        ...
+
+
+@dataclass(frozen=True)
+class WorkloadOptions:
+    """Options every real workload understands (CLI flags of the same names)."""
+
+    backend: str = "onnxruntime"  # or "torch"
+    device: str = "cpu"  # or "cuda"
+    threads: int = 1
+    batch_size: int = 1
+    max_wait_ms: float = 0.0
+    instances: int = 1
+    data_dir: Path | None = None
+    model_path: Path | None = None
+    performance_samples: int | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+Scorer = Callable[[Sequence[AccuracyEntry]], AccuracyResult]
+
+
+@dataclass
+class Prepared:
+    """A workload ready to run."""
+
+    qsl: QSL
+    sut: SUT
+    scorer: Scorer
+    target: Target
+    closers: list[Callable[[], None]] = field(default_factory=list)
+
+    def close(self) -> None:
+        """Stop SUT threads and release resources."""
+        for close in self.closers:
+            close()
+
+
+class Workload(ABC):
+    """A benchmark: subclasses set the class attributes and implement ``prepare``."""
+
+    name: ClassVar[str]
+    task: ClassVar[str]
+    model: ClassVar[str]
+    dataset: ClassVar[str]
+    mlperf_model: ClassVar[str]  # the benchmark name in mlperf.conf (e.g. "resnet50")
+    metric: ClassVar[str]
+    backends: ClassVar[tuple[str, ...]] = ("onnxruntime", "torch")
+
+    def defaults(self, scenario: Scenario) -> dict[str, Any]:
+        """Short-run TestSettings fields for ``scenario`` (CI-sized)."""
+        return {"min_duration_ms": 2000, "min_query_count": 64}
+
+    @abstractmethod
+    def prepare(self, opts: WorkloadOptions) -> Prepared:
+        """Load the data set and model; return the QSL, SUT and scorer."""
+
+    def describe(self) -> dict[str, str]:
+        """One row of ``mlmeter list``."""
+        return {
+            "name": self.name,
+            "task": self.task,
+            "model": self.model,
+            "dataset": self.dataset,
+            "metric": self.metric,
+            "backends": ", ".join(self.backends),
+        }
