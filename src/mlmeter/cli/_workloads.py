@@ -44,7 +44,11 @@ class Workload:
 def add_options(parser: argparse.ArgumentParser) -> None:
     """Options of the built-in workloads and of the real benchmarks."""
     m = parser.add_argument_group("real benchmarks (see `mlmeter list`)")
-    m.add_argument("--backend", default="onnxruntime", help="onnxruntime or torch")
+    m.add_argument(
+        "--backend",
+        default=None,
+        help="onnxruntime, torch, ... (default: the workload's first backend)",
+    )
     m.add_argument("--device", default="cpu", help="cpu or cuda")
     m.add_argument("--threads", type=int, default=1, help="intra-op threads per instance")
     m.add_argument("--batch-size", type=int, default=1, help="largest batch the SUT forms")
@@ -91,8 +95,9 @@ def build(name: str, args: argparse.Namespace, scenario: Scenario) -> Workload:
             return Workload(NullSUT(), qsl, _null_defaults(), model="null")
         return _fixed(args, qsl)
     bench = get(name)
+    backend = args.backend or bench.backends[0]
     opts = WorkloadOptions(
-        backend=args.backend,
+        backend=backend,
         device=args.device,
         threads=args.threads,
         batch_size=args.batch_size,
@@ -111,7 +116,7 @@ def build(name: str, args: argparse.Namespace, scenario: Scenario) -> Workload:
         scorer=ready.scorer,
         target=ready.target,
         closers=ready.closers,
-        framework=args.backend,
+        framework=backend,
     )
 
 

@@ -16,7 +16,7 @@ def available() -> dict[str, type[Workload]]:
     for ep in entry_points(group=GROUP):
         try:
             cls = ep.load()
-        except ImportError:  # a workload whose optional dependencies are missing
+        except (ImportError, AttributeError):  # optional dependencies missing, or broken
             continue
         if isinstance(cls, type) and issubclass(cls, Workload):
             out[ep.name] = cls
