@@ -8,6 +8,7 @@ from collections.abc import Sequence
 
 from mlmeter._version import __version__
 from mlmeter.cli import list as list_cmd
+from mlmeter.cli import report as report_cmd
 from mlmeter.cli import run as run_cmd
 from mlmeter.cli import suite as suite_cmd
 from mlmeter.errors import MlmeterError
@@ -20,6 +21,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     run_cmd.add_parser(sub)
     list_cmd.add_parser(sub)
+    report_cmd.add_parser(sub)
     suite_cmd.add_parser(sub)
     return parser
 

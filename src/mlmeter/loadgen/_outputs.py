@@ -23,6 +23,8 @@ from mlmeter.loadgen._interfaces import QSL
 from mlmeter.loadgen._log_settings import LogSettings
 from mlmeter.loadgen._recorder import Recorder
 from mlmeter.logfmt import (
+    MAX_TIMED_SAMPLES,
+    TIMINGS_FILE,
     AccuracyEntry,
     LogRecord,
     PerformanceResult,
@@ -34,6 +36,7 @@ from mlmeter.logfmt import (
     write_accuracy_log,
     write_detail,
     write_results_json,
+    write_timings,
     write_trace,
 )
 from mlmeter.settings import EffectiveSettings, TestSettings
@@ -93,6 +96,8 @@ def write_outputs(
     write_detail(out.detail, all_records, pid=os.getpid(), tid=threading.get_native_id())
     out.accuracy = logs.path("accuracy", "json", stamp)
     write_accuracy_log(out.accuracy, _accuracy_entries(recorder, record))
+    if record is not None and record.samples_issued <= MAX_TIMED_SAMPLES:
+        out.extra["timings"] = _write_timings(Path(logs.outdir) / TIMINGS_FILE, record)
     if logs.enable_trace and record is not None:
         out.trace = logs.path("trace", "json", stamp)
         _write_trace(out.trace, record, start_ns)
@@ -100,6 +105,7 @@ def write_outputs(
         out.results_json = Path(logs.outdir) / "results.json"
         write_results_json(
             out.results_json,
+            header=header,
             requested=requested,
             effective=eff,
             result=result,
@@ -171,6 +177,17 @@ def _accuracy_entries(rec: Recorder | None, record: RunRecord | None) -> list[Ac
         tok = rec.first_token_data.get(sid) if rec.first_token_data else None
         out.append(AccuracyEntry(seq, int(idx[seq]), data, tok, n_tok or None))
     return out
+
+
+def _write_timings(path: Path, record: RunRecord) -> Path:
+    nq, ns = record.queries_issued, record.samples_issued
+    return write_timings(
+        path,
+        query_start=record.query_start[: nq + 1],
+        scheduled_ns=record.scheduled_ns[:nq],
+        issued_ns=record.issued_ns[:nq],
+        completed_ns=record.completed_ns[:ns],
+    )
 
 
 def _write_trace(path: Path, record: RunRecord, start_ns: int) -> None:

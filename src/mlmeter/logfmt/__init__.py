@@ -41,13 +41,24 @@ from mlmeter.logfmt._results_json import (
     write_results_json,
 )
 from mlmeter.logfmt._summary import render_summary
+from mlmeter.logfmt._timings import (
+    MAX_TIMED_SAMPLES,
+    TIMINGS_FILE,
+    TIMINGS_FORMAT,
+    TIMINGS_VERSION,
+    write_timings,
+)
 from mlmeter.logfmt._trace import write_trace
 from mlmeter.logfmt._verdict import Verdict, verdict
 
 __all__ = [
+    "MAX_TIMED_SAMPLES",
     "OFFICIAL_LOADGEN_VERSION",
     "RESULTS_FORMAT",
     "RESULTS_VERSION",
+    "TIMINGS_FILE",
+    "TIMINGS_FORMAT",
+    "TIMINGS_VERSION",
     "AccuracyEntry",
     "Check",
     "EarlyStoppingReport",
@@ -86,5 +97,6 @@ __all__ = [
     "write_accuracy_log",
     "write_detail",
     "write_results_json",
+    "write_timings",
     "write_trace",
 ]
