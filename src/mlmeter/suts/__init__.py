@@ -1,8 +1,31 @@
-"""Systems under test shipped with mlmeter, including public test doubles."""
+"""Systems under test shipped with mlmeter: test doubles, the batching server, backends."""
 
+from mlmeter.suts._backends import (
+    BACKENDS,
+    cache_dir,
+    check_backend,
+    export_onnx,
+    onnx_runner,
+    torch_runner,
+)
+from mlmeter.suts._batching import BatchingSUT, Runner
 from mlmeter.suts._fixed import FixedLatencySUT
 from mlmeter.suts._null import NullSUT
 from mlmeter.suts._qsl import NullQSL
 from mlmeter.suts._recording import RecordingQSL, RecordingSUT
 
-__all__ = ["FixedLatencySUT", "NullQSL", "NullSUT", "RecordingQSL", "RecordingSUT"]
+__all__ = [
+    "BACKENDS",
+    "BatchingSUT",
+    "FixedLatencySUT",
+    "NullQSL",
+    "NullSUT",
+    "RecordingQSL",
+    "RecordingSUT",
+    "Runner",
+    "cache_dir",
+    "check_backend",
+    "export_onnx",
+    "onnx_runner",
+    "torch_runner",
+]
