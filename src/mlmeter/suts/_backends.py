@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -90,7 +91,9 @@ def export_onnx(model: Any, example: np.ndarray, key: str) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(f".{os.getpid()}.tmp")
     model = model.eval()
-    with torch.inference_mode():
+    # the legacy exporter warns (deprecation, tracer notes): not the user's problem
+    with torch.inference_mode(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
         torch.onnx.export(
             model,
             (torch.from_numpy(example),),
