@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# The main job: a real MLPerf LoadGen benchmark with a report.
-# Server scenario (Poisson arrivals) against a 4-worker SUT with 2 ms service time,
-# official seeds; writes the official logs and results.json under results/ and prints a table.
-source "$(dirname "$0")/_venv.sh" "dev"
-mlmeter run fixed --scenario Server --service-ms 2 --workers 4 \
-  --set min_duration=10000 --output results/demo-server "$@"
+# The main job: MLPerf inference benchmarks with real models on bundled real data, on the CPU.
+# Every registered workload (image classification, object detection, language, recommendation,
+# speech) runs in accuracy mode and in performance mode (Offline, SingleStream) with short
+# settings; then one self-contained HTML report is written. Prints where the report is.
+source "$(dirname "$0")/_venv.sh" "workloads"
+mlmeter suite --output results/suite "$@"
