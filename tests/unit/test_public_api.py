@@ -159,10 +159,12 @@ PUBLIC_API: dict[str, list[str]] = {
         "RecordingQSL",
         "RecordingSUT",
         "Runner",
+        "WorkerPoolSUT",
         "cache_dir",
         "check_backend",
         "export_onnx",
         "onnx_runner",
+        "onnx_session",
         "torch_runner",
     ],
     "mlmeter.compat.mlperf_loadgen": [

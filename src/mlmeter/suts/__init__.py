@@ -6,11 +6,13 @@ from mlmeter.suts._backends import (
     check_backend,
     export_onnx,
     onnx_runner,
+    onnx_session,
     torch_runner,
 )
 from mlmeter.suts._batching import BatchingSUT, Runner
 from mlmeter.suts._fixed import FixedLatencySUT
 from mlmeter.suts._null import NullSUT
+from mlmeter.suts._pool import WorkerPoolSUT
 from mlmeter.suts._qsl import NullQSL
 from mlmeter.suts._recording import RecordingQSL, RecordingSUT
 
@@ -23,9 +25,11 @@ __all__ = [
     "RecordingQSL",
     "RecordingSUT",
     "Runner",
+    "WorkerPoolSUT",
     "cache_dir",
     "check_backend",
     "export_onnx",
     "onnx_runner",
+    "onnx_session",
     "torch_runner",
 ]

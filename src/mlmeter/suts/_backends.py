@@ -55,8 +55,8 @@ def torch_runner(model: Any, *, device: str = "cpu", threads: int = 1) -> ArrayF
     return run
 
 
-def onnx_runner(path: Path, *, device: str = "cpu", threads: int = 1) -> ArrayFn:
-    """Run an ONNX model with ONNX Runtime on numpy batches (first input, all outputs)."""
+def onnx_session(path: Path, *, device: str = "cpu", threads: int = 1) -> Any:
+    """An ONNX Runtime session with ``threads`` intra-op threads; one-line errors."""
     import onnxruntime as ort
 
     opts = ort.SessionOptions()
@@ -70,7 +70,16 @@ def onnx_runner(path: Path, *, device: str = "cpu", threads: int = 1) -> ArrayFn
                 "install onnxruntime-gpu or use --device cpu"
             )
         providers.insert(0, "CUDAExecutionProvider")
-    session = ort.InferenceSession(str(path), opts, providers=providers)
+    try:
+        return ort.InferenceSession(str(path), opts, providers=providers)
+    except Exception as exc:  # onnxruntime raises its own Fail/InvalidGraph types
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise UsageError(f"--model-path {path}: ONNX Runtime cannot load it ({first})") from None
+
+
+def onnx_runner(path: Path, *, device: str = "cpu", threads: int = 1) -> ArrayFn:
+    """Run an ONNX model with ONNX Runtime on numpy batches (first input, all outputs)."""
+    session = onnx_session(path, device=device, threads=threads)
     name = session.get_inputs()[0].name
 
     def run(batch: np.ndarray) -> Any:

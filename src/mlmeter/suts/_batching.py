@@ -9,21 +9,20 @@ batch is full or ``max_wait_ms`` has passed since that first sample.
 from __future__ import annotations
 
 import queue
-import threading
 import time
 import traceback
 from collections.abc import Callable, Sequence
+from functools import partial
 from typing import Any
 
 from mlmeter.loadgen import QuerySample, QuerySampleResponse, abort, complete
+from mlmeter.suts._pool import WorkerPoolSUT
 
 Runner = Callable[[list[Any]], list[bytes]]
 InputFn = Callable[[int], Any]
 
-_STOP = None
 
-
-class BatchingSUT:
+class BatchingSUT(WorkerPoolSUT):
     """Serve samples in batches of up to ``max_batch`` with ``instances`` workers."""
 
     def __init__(
@@ -37,38 +36,10 @@ class BatchingSUT:
     ) -> None:
         if not runners or max_batch < 1 or max_wait_ms < 0:
             raise ValueError("need at least one runner, max_batch >= 1, max_wait_ms >= 0")
-        self._name = name
         self._inputs = inputs
         self._max_batch = max_batch
         self._max_wait = max_wait_ms / 1000.0
-        self._queue: queue.SimpleQueue[QuerySample | None] = queue.SimpleQueue()
-        self._threads = [
-            threading.Thread(target=self._serve, args=(r,), name=f"sut-{i}", daemon=True)
-            for i, r in enumerate(runners)
-        ]
-        for t in self._threads:
-            t.start()
-
-    @property
-    def name(self) -> str:
-        """The SUT name for the logs."""
-        return self._name
-
-    def issue_queries(self, samples: Sequence[QuerySample]) -> None:
-        """Queue the samples for the workers."""
-        put = self._queue.put
-        for s in samples:
-            put(s)
-
-    def flush_queries(self) -> None:
-        """Workers drain the queue on their own; nothing is held back."""
-
-    def close(self) -> None:
-        """Stop the workers."""
-        for _ in self._threads:
-            self._queue.put(_STOP)
-        for t in self._threads:
-            t.join(timeout=10)
+        super().__init__(name, [partial(self._serve, r) for r in runners])
 
     def _next_batch(self) -> list[QuerySample] | None:
         first = self._queue.get()

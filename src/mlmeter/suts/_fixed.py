@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-import queue
 import random
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 
 from mlmeter.clock import set_timer_slack
-from mlmeter.loadgen import QuerySample, QuerySampleResponse, complete
+from mlmeter.loadgen import QuerySampleResponse, complete
+from mlmeter.suts._pool import WorkerPoolSUT
 
-_STOP = None
 
-
-class FixedLatencySUT:
+class FixedLatencySUT(WorkerPoolSUT):
     """A SUT whose service time is fixed (or random), with ``workers`` servers.
 
     It is an M/D/c (or M/G/c) queue: useful to check the harness against queueing
@@ -36,43 +34,10 @@ class FixedLatencySUT:
     ) -> None:
         if service_ms < 0 or workers < 1:
             raise ValueError("service_ms must be >= 0 and workers >= 1")
-        self._name = name or f"FixedLatencySUT({service_ms:g}ms x{workers})"
         self._draw = _sampler(distribution, service_ms / 1e3, jitter_ms / 1e3, seed)
         self._payload = bytes(response_bytes)
-        self._queue: queue.SimpleQueue[QuerySample | None] = queue.SimpleQueue()
-        self._threads = [
-            threading.Thread(target=self._serve, name=f"sut-worker-{i}", daemon=True)
-            for i in range(workers)
-        ]
-        for t in self._threads:
-            t.start()
-
-    @property
-    def name(self) -> str:
-        """The SUT name for the logs."""
-        return self._name
-
-    def issue_queries(self, samples: Sequence[QuerySample]) -> None:
-        """Queue the samples for the workers."""
-        put = self._queue.put
-        for s in samples:
-            put(s)
-
-    def flush_queries(self) -> None:
-        """Nothing is batched."""
-
-    def close(self) -> None:
-        """Stop the workers."""
-        for _ in self._threads:
-            self._queue.put(_STOP)
-        for t in self._threads:
-            t.join(timeout=5)
-
-    def __enter__(self) -> FixedLatencySUT:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+        name = name or f"FixedLatencySUT({service_ms:g}ms x{workers})"
+        super().__init__(name, [self._serve] * workers)
 
     def _serve(self) -> None:
         set_timer_slack(1)

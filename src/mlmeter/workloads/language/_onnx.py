@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from mlmeter.errors import UsageError
+from mlmeter.suts import onnx_session
 from mlmeter.workloads.language._features import MAX_SEQ
 
 ArrayFn = Callable[[np.ndarray], Any]
@@ -45,24 +46,7 @@ def onnx_qa(path: Path) -> Callable[[str, int], ArrayFn]:
 
 
 def _session(path: Path, device: str, threads: int) -> Any:
-    import onnxruntime as ort
-
-    opts = ort.SessionOptions()
-    opts.intra_op_num_threads = max(threads, 1)
-    opts.inter_op_num_threads = 1
-    providers = ["CPUExecutionProvider"]
-    if device.startswith("cuda"):
-        if "CUDAExecutionProvider" not in ort.get_available_providers():
-            raise UsageError(
-                "--device cuda: this onnxruntime has no CUDA provider; "
-                "install onnxruntime-gpu or use --device cpu"
-            )
-        providers.insert(0, "CUDAExecutionProvider")
-    try:
-        return ort.InferenceSession(str(path), opts, providers=providers)
-    except Exception as exc:  # onnxruntime raises its own Fail/InvalidGraph types
-        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise UsageError(f"--model-path {path}: ONNX Runtime cannot load it ({first})") from None
+    return onnx_session(path, device=device, threads=threads)
 
 
 def _feeds(session: Any, path: Path) -> list[tuple[str, int, Any]]:
