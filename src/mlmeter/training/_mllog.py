@@ -212,6 +212,10 @@ class MllogLogger:
         self._owned = True
         return path.open("a", encoding="utf-8")
 
+    def clock_ms(self) -> int:
+        """The logger's clock now: integer ms since the Unix epoch."""
+        return self._clock()
+
     def event(
         self, key: str, value: object = None, *, stack_offset: int = 0, **meta: Unpack[LogOptions]
     ) -> None:
