@@ -126,3 +126,11 @@ def test_rcp_round_trip_agrees_with_official_rcp_checker(tmp_path: Path) -> None
             )
         assert passed == ours.accepted
     assert score_logs(logs, SyntheticTraining.spec, slow).rcp.accepted is False  # type: ignore[union-attr]
+
+
+def test_list_shows_training_workloads(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["list"]) == 0
+    out = capsys.readouterr().out
+    section = out.split("training workloads (mlmeter train):", 1)[1]
+    row = next(line for line in section.splitlines() if line.startswith("synthetic "))
+    assert row.split()[:5] == ["synthetic", "default", "resnet", "4.0.0", ">="]
