@@ -105,8 +105,10 @@ def run(args: argparse.Namespace) -> int:
     score = _train_report.score(paths, spec, reference, runs)
     _train_report.print_score(score, args.division, reference_path if reference else None)
     if args.rcp_out:
-        _train_report.write_rcps(args.rcp_out, score, workload, base, _command(args, first_seed))
-    _write_summary(out, args, workload, base, first_seed, outcomes, score)
+        _train_report.write_rcps(
+            args.rcp_out, score, workload, base, _command(args, first_seed, runs)
+        )
+    _write_summary(out, args, workload, base, (first_seed, runs), outcomes, score)
     if failure is not None:
         raise RunError(f"{failure}; {runs - len(outcomes)} runs not started, logs kept in {out}")
     return 0 if _train_report.acceptable(score) else 3
@@ -177,9 +179,9 @@ def _stamp() -> str:
     return _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
 
 
-def _command(args: argparse.Namespace, first_seed: int) -> str:
+def _command(args: argparse.Namespace, first_seed: int, runs: int) -> str:
     parts = ["mlmeter", "train", args.workload, "--config", args.config]
-    parts += ["--runs", str(args.runs), "--seed", str(first_seed), "--threads", str(args.threads)]
+    parts += ["--runs", str(runs), "--seed", str(first_seed), "--threads", str(args.threads)]
     return " ".join(parts)
 
 
@@ -199,7 +201,7 @@ def _write_summary(
     args: argparse.Namespace,
     workload: TrainingWorkload,
     base: TrainOptions,
-    first_seed: int,
+    seeds: tuple[int, int],
     outcomes: list[RunOutcome],
     score: _train_report.TrainingScore,
 ) -> None:
@@ -208,7 +210,7 @@ def _write_summary(
         "version": SUMMARY_VERSION,
         "workload": workload.name,
         "config": workload.config_name(base),
-        "command": _command(args, first_seed),
+        "command": _command(args, *seeds),
         "settings": {
             "device": args.device,
             "threads": args.threads,
