@@ -134,3 +134,11 @@ def test_list_shows_training_workloads(capsys: pytest.CaptureFixture[str]) -> No
     section = out.split("training workloads (mlmeter train):", 1)[1]
     row = next(line for line in section.splitlines() if line.startswith("synthetic "))
     assert row.split()[:5] == ["synthetic", "default", "resnet", "4.0.0", ">="]
+
+
+def test_too_few_runs_skip_the_convergence_check(tmp_path: Path) -> None:
+    assert _train(tmp_path, "--runs", "2", "--seed", "7") == 0
+    logs = sorted((tmp_path / "results" / "box" / "resnet").glob("result_*.txt"))
+    result = score_logs(logs, SyntheticTraining.spec, {64: [4.0, 5.0, 6.0, 5.0, 5.0]})
+    assert result.rcp is None and result.rcp_skipped == "needs more than 2 runs"
+    assert not result.score.valid and "2 runs given" in result.score.message

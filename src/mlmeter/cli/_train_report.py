@@ -70,7 +70,8 @@ def print_score(result: TrainingScore, division: str, reference_path: Path | Non
     if len(result.runs) != result.spec.runs:
         print(f"note: {result.spec.benchmark} needs {result.spec.runs} runs for a submission")
     if result.rcp is None:
-        print("convergence: no reference convergence points for this configuration")
+        why = result.rcp_skipped or "no reference convergence points for this configuration"
+        print(f"convergence: not checked: {why}")
         return
     print(f"convergence (RCP, {reference_path}): {result.rcp.outcome.value}: {result.rcp.message}")
     if division == "closed" and result.rcp.accepted and result.scaled_minutes is not None:

@@ -101,7 +101,8 @@ class TrainingScore:
     spec: BenchmarkSpec
     runs: tuple[LoggedRun, ...]
     score: ScoreResult
-    rcp: RcpFinding | None  # None when no reference data is known
+    rcp: RcpFinding | None  # None when no reference data is known or too few runs
+    rcp_skipped: str = ""  # why the check did not run, when reference data exists
 
     @property
     def valid(self) -> bool:
@@ -130,17 +131,20 @@ def score_logs(
     score = olympic_score(
         [r.minutes for r in runs], required, min(spec.max_failed, spec.drop), drop=spec.drop
     )
-    rcp = None
-    if reference:
-        sizes = {r.global_batch_size for r in runs}
-        batch = sizes.pop() if len(sizes) == 1 else None
-        if batch is not None:
-            rcp = check_rcp(
-                [r.converged_at for r in runs],
-                batch,
-                reference,
-                submission_runs=required,
-                drop=spec.drop,
-                max_failed=spec.max_failed,
-            )
+    if not reference:
+        return TrainingScore(spec, runs, score, None)
+    sizes = {r.global_batch_size for r in runs}
+    batch = sizes.pop() if len(sizes) == 1 else None
+    if batch is None:
+        return TrainingScore(spec, runs, score, None, "the runs log different global_batch_size")
+    if len(runs) <= 2 * spec.drop:
+        return TrainingScore(spec, runs, score, None, f"needs more than {2 * spec.drop} runs")
+    rcp = check_rcp(
+        [r.converged_at for r in runs],
+        batch,
+        reference,
+        submission_runs=required,
+        drop=spec.drop,
+        max_failed=spec.max_failed,
+    )
     return TrainingScore(spec, runs, score, rcp)
