@@ -19,6 +19,7 @@ pytest.importorskip("sklearn")
 
 from official import assert_compliant  # noqa: E402
 
+from mlmeter.errors import UsageError  # noqa: E402
 from mlmeter.training import (  # noqa: E402
     Comm,
     SubmissionInfo,
@@ -159,7 +160,7 @@ def test_logged_hyperparameters_are_the_ones_used(tmp_path: Path) -> None:
 
 
 def test_unknown_config_is_rejected() -> None:
-    with pytest.raises(ValueError, match="mnist, digits"):
+    with pytest.raises(UsageError, match="use mnist, digits"):
         ImageClassificationTraining().spec_for(TrainOptions(config="imagenet"))
 
 

@@ -54,6 +54,7 @@ PUBLIC_API: dict[str, list[str]] = {
         "parse_mllog_line",
         "read_mllog",
         "run_training",
+        "select_recipe",
         "training_workload_names",
     ],
     "mlmeter.reporting": [

@@ -31,7 +31,7 @@ from mlmeter.training._run import (
 )
 from mlmeter.training._spec import BenchmarkSpec, SubmissionInfo
 from mlmeter.training._stream import SampleStream
-from mlmeter.training._workload import Trainer, TrainingWorkload, TrainOptions
+from mlmeter.training._workload import Trainer, TrainingWorkload, TrainOptions, select_recipe
 
 __all__ = [
     "MARKER",
@@ -60,5 +60,6 @@ __all__ = [
     "parse_mllog_line",
     "read_mllog",
     "run_training",
+    "select_recipe",
     "training_workload_names",
 ]

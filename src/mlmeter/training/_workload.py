@@ -16,10 +16,12 @@ from __future__ import annotations
 
 import sys
 from abc import ABC, abstractmethod
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar, Protocol
+from typing import Any, ClassVar, Protocol, TypeVar
 
+from mlmeter.errors import UsageError
 from mlmeter.training._comm import Comm
 from mlmeter.training._mllog import JsonValue
 from mlmeter.training._spec import BenchmarkSpec
@@ -58,6 +60,26 @@ class TrainOptions:
     config: str = "default"  # a workload's named configuration, e.g. "ci"
     data_dir: Path | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+
+
+R = TypeVar("R")
+
+
+def select_recipe(
+    recipes: Mapping[str, R], opts: TrainOptions, workload: str, *, own_data: bool = True
+) -> R:
+    """The recipe ``opts.config`` names (``default``: the first one).
+
+    Unknown names are a usage error naming the known ones; a workload that makes its
+    own data (``own_data``) refuses ``--data-dir``.
+    """
+    name = next(iter(recipes)) if opts.config == "default" else opts.config
+    if name not in recipes:
+        known = ", ".join(recipes)
+        raise UsageError(f"unknown {workload} config {opts.config!r}: use {known}")
+    if own_data and opts.data_dir is not None:
+        raise UsageError(f"the {workload} training workload makes its own data: drop --data-dir")
+    return recipes[name]
 
 
 class TrainingWorkload(ABC):

@@ -34,6 +34,7 @@ from mlmeter.training import (
     TrainingWorkload,
     TrainOptions,
     keys,
+    select_recipe,
 )
 from mlmeter.workloads.image_classification._lars import Lars, PolySchedule, lars_param_groups
 from mlmeter.workloads.image_classification._mnist import (
@@ -103,18 +104,9 @@ RECIPES: dict[str, Recipe] = {
 }  # fmt: skip
 
 
-def config_name(opts: TrainOptions) -> str:
-    """``opts.config``, with ``default`` meaning ``mnist``; unknown names are an error."""
-    name = "mnist" if opts.config == "default" else opts.config
-    if name not in RECIPES:
-        known = ", ".join(ImageClassificationTraining.configs)
-        raise ValueError(f"unknown image-classification config {opts.config!r}: use {known}")
-    return name
-
-
 def recipe_for(opts: TrainOptions) -> Recipe:
-    """The recipe of ``opts.config``."""
-    return RECIPES[config_name(opts)]
+    """The recipe of ``opts.config`` (``default`` means ``mnist``)."""
+    return select_recipe(RECIPES, opts, "image-classification", own_data=False)
 
 
 def _world_size() -> int:
@@ -157,7 +149,7 @@ class ImageClassificationTraining(TrainingWorkload):
     def build(self, opts: TrainOptions, comm: Comm) -> Trainer:
         """Load and standardise the fixed split (one-time), build model and optimizer."""
         recipe = recipe_for(opts)
-        split = load_digits_split(config_name(opts), recipe.n_train)
+        split = load_digits_split(self.config_name(opts), recipe.n_train)
         return DigitsTrainer(recipe, split, opts, comm)
 
 

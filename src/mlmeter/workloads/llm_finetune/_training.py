@@ -26,6 +26,7 @@ from mlmeter.training import (
     TrainingWorkload,
     TrainOptions,
     keys,
+    select_recipe,
 )
 
 RULESET = "6.0.0"
@@ -97,9 +98,7 @@ TUNABLE: tuple[str, ...] = (
 
 def recipe_for(opts: TrainOptions) -> Recipe:
     """The recipe of ``opts.config``, with the ``--set`` overrides of ``opts.extra``."""
-    if opts.config not in RECIPES:
-        raise UsageError(f"unknown llm-finetune config {opts.config!r}: use {', '.join(RECIPES)}")
-    recipe = RECIPES[opts.config]
+    recipe = select_recipe(RECIPES, opts, "llm-finetune")
     unknown = sorted(set(opts.extra) - set(TUNABLE))
     if unknown:
         raise UsageError(f"--set {unknown[0]}: llm-finetune accepts {', '.join(TUNABLE)}")

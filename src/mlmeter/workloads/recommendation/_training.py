@@ -27,7 +27,6 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from mlmeter.errors import UsageError
 from mlmeter.training import (
     BenchmarkSpec,
     Comm,
@@ -37,6 +36,7 @@ from mlmeter.training import (
     TrainingWorkload,
     TrainOptions,
     keys,
+    select_recipe,
 )
 from mlmeter.workloads.recommendation._auc import roc_auc
 from mlmeter.workloads.recommendation._criteo import preprocess
@@ -84,15 +84,8 @@ RECIPES: dict[str, Recipe] = {
 
 
 def recipe_for(opts: TrainOptions) -> Recipe:
-    """The recipe of ``opts.config``; the data is generated, so ``data_dir`` is refused."""
-    if opts.config not in RECIPES:
-        known = ", ".join(RECIPES)
-        raise UsageError(f"unknown recommendation config {opts.config!r}: use {known}")
-    if opts.data_dir is not None:
-        raise UsageError(
-            "the recommendation training workload generates its own rows: drop --data-dir"
-        )
-    return RECIPES[opts.config]
+    """The recipe of ``opts.config``; the data is generated, so ``--data-dir`` is refused."""
+    return select_recipe(RECIPES, opts, "recommendation")
 
 
 class RecommendationTraining(TrainingWorkload):
