@@ -33,7 +33,7 @@ SHIPPED = _configs()
 
 def test_every_reference_workload_ships_rcps() -> None:
     names = {name for name, _ in SHIPPED}
-    assert {"image-classification", "recommendation", "language"} <= names
+    assert {"image-classification", "recommendation", "language", "llm-finetune"} <= names
 
 
 @pytest.mark.parametrize(("name", "config"), SHIPPED)
