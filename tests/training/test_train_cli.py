@@ -85,6 +85,7 @@ def test_existing_logs_are_never_overwritten(
         (["--time-limit", "-1"], "--time-limit must be > 0"),
         (["--set", "novalue"], "use --set KEY=VALUE"),
         (["--nnodes", "2"], "--master-port is required"),
+        (["--device", "gpu"], "use cpu, cuda or cuda:N"),
     ],
 )
 def test_bad_flags_get_one_line(

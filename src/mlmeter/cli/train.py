@@ -147,6 +147,19 @@ def _check_args(args: argparse.Namespace, workload: TrainingWorkload) -> None:
         Topology(args.nproc, args.nnodes, args.node_rank, args.master_addr, args.master_port)
     except ValueError as exc:
         raise UsageError(str(exc)) from exc
+    _check_device(args.device)
+
+
+def _check_device(device: str) -> None:
+    if not re.fullmatch(r"cpu|cuda(:\d+)?", device):
+        raise UsageError(f"--device {device!r}: use cpu, cuda or cuda:N")
+    if device.startswith("cuda"):
+        try:
+            import torch
+        except ImportError as exc:
+            raise UsageError("--device cuda needs torch: install mlmeter[torch]") from exc
+        if not torch.cuda.is_available():
+            raise UsageError(f"--device {device}: no CUDA device is visible; use --device cpu")
 
 
 def _extra(pairs: list[str]) -> dict[str, Any]:
