@@ -138,6 +138,7 @@ def test_run_training_success_passes_official_checker(tmp_path: Path) -> None:
     starts = [e.time_ms for e in events if e.key == keys.RUN_START]
     stops = [e.time_ms for e in events if e.key == keys.RUN_STOP]
     assert outcome.time_to_train_s == (stops[0] - starts[0]) / 1000
+    assert {e.file for e in events} == {"mlmeter/training/_run.py", "mlmeter/training/_harness.py"}
     assert_compliant(log, "4.0.0")
 
 

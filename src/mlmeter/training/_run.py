@@ -35,6 +35,8 @@ from mlmeter.training._mllog import JsonValue, LogOptions, MllogLogger
 from mlmeter.training._spec import BenchmarkSpec, SubmissionInfo
 
 Status = Literal["success", "aborted"]
+# Call sites inside mlmeter are logged relative to its install folder ("mlmeter/...").
+_INSTALL_ROOT = Path(__file__).resolve().parents[2]
 REQUIRED_HYPERPARAMETERS = (_keys.GLOBAL_BATCH_SIZE, _keys.GRADIENT_ACCUMULATION_STEPS)
 
 
@@ -77,7 +79,11 @@ class TrainingRun:
         self.time_limit_s = time_limit_s
         self._monotonic = monotonic
         self._owns_logger = not isinstance(log, MllogLogger)
-        self.logger = log if isinstance(log, MllogLogger) else MllogLogger(log, rank=rank)
+        self.logger = (
+            log
+            if isinstance(log, MllogLogger)
+            else MllogLogger(log, rank=rank, root_dir=_INSTALL_ROOT)
+        )
         self._state: Literal["new", "init", "running", "stopped"] = "new"
         self._logged: set[str] = set()
         self._started_at: float | None = None
