@@ -12,7 +12,7 @@ import pytest
 
 from mlmeter.training import SubmissionInfo, TrainOptions, keys, read_mllog
 from mlmeter.training._job import Job
-from mlmeter.training._launch import LaunchFailed, Topology, finish_log, launch
+from mlmeter.training._launch import LaunchFailed, Topology, finish_log, free_port, launch
 
 
 def _job(tmp_path: Path, **extra: object) -> Job:
@@ -92,3 +92,36 @@ def test_topology_validates() -> None:
     with pytest.raises(ValueError, match="--node-rank 2"):
         Topology(nproc=1, nnodes=2, node_rank=2, master_port=1234)
     assert Topology(nproc=4, nnodes=2, node_rank=1, master_port=1234).world_size == 8
+
+
+def test_two_nodes_on_loopback(tmp_path: Path) -> None:
+    port = str(free_port())
+    common = ["train", "synthetic", "--runs", "2", "--seed", "3", "--nnodes", "2"]
+    common += ["--master-port", port]
+    nodes = [
+        subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "mlmeter",
+                *common,
+                "--node-rank",
+                str(r),
+                "--output",
+                str(tmp_path / f"node{r}"),
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for r in (1, 0)
+    ]
+    outputs = [p.communicate(timeout=240) for p in nodes]
+    assert [p.returncode for p in nodes] == [0, 0], outputs
+    assert "node 1: 2 runs done" in outputs[0][0]
+    assert "run 2/2 seed 4: success" in outputs[1][0]
+    assert not list((tmp_path / "node1").glob("results/*/*/result_*.txt"))
+    for log in sorted((tmp_path / "node0").glob("results/*/resnet/result_*.txt")):
+        events = read_mllog(log)
+        assert sum(e.key == keys.RUN_START for e in events) == 1
+        assert events[-1].status == keys.SUCCESS

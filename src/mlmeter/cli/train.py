@@ -99,7 +99,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"node {topo.node_rank}: {runs} runs done; node 0 writes and scores the logs")
         return 0
     _write_system(out, system, args, topo)
-    paths = [bench_dir / f"result_{i}.txt" for i in range(len(outcomes))]
+    # A run whose rank 0 died before logging has no log: it is reported, not scored.
+    paths = [p for i in range(len(outcomes)) if (p := bench_dir / f"result_{i}.txt").exists()]
     reference_path = workload.reference_file(base)
     reference = load_reference(reference_path, spec.benchmark) if reference_path.exists() else None
     score = _train_report.score(paths, spec, reference, runs)

@@ -1,6 +1,7 @@
 """A rank of a launched training run: ``python -m mlmeter.training._worker JOB.json``.
 
-Joins the process group, runs the job, and (rank 0) writes the outcome. SIGTERM from the
+Joins the process group, runs the job, and (local rank 0 of each node) writes the
+outcome for its node's launcher. SIGTERM from the
 launcher raises ``RunInterrupted`` so the log still ends with ``run_stop`` (aborted).
 """
 
@@ -13,7 +14,7 @@ from pathlib import Path
 from types import FrameType
 
 from mlmeter.errors import MlmeterError, RunInterrupted
-from mlmeter.training._dist import init_distributed, shutdown_distributed
+from mlmeter.training._dist import env_rank, init_distributed, shutdown_distributed
 from mlmeter.training._harness import run_training
 from mlmeter.training._job import Job, outcome_to_json, write_atomic
 from mlmeter.training._registry import get_training_workload
@@ -26,12 +27,13 @@ def _on_sigterm(signum: int, frame: FrameType | None) -> None:
 def run_job(job: Job) -> int:
     """Run ``job`` as the rank the environment names; return the exit code."""
     comm = init_distributed(job.opts.device, job.comm_timeout_s)
+    local_rank = env_rank()[2]
     try:
         workload = get_training_workload(job.workload)
         outcome = run_training(
             workload, job.opts, job.log, info=job.info, comm=comm, time_limit_s=job.time_limit_s
         )
-        if comm.rank == 0 and job.outcome is not None:
+        if local_rank == 0 and job.outcome is not None:  # every node's launcher reads one
             write_atomic(job.outcome, outcome_to_json(outcome))
         return 0
     finally:
