@@ -68,6 +68,19 @@ def add_options(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="a model file (PyTorch state dict or ONNX) to use instead",
     )
+    n = parser.add_argument_group("network division (the SUT behind HTTP)")
+    n.add_argument(
+        "--sut",
+        default=None,
+        metavar="URL[,URL...]",
+        help="send queries to `mlmeter serve` endpoints (load balanced), not a local model",
+    )
+    n.add_argument(
+        "--endpoint",
+        default=None,
+        metavar="URL",
+        help="an OpenAI-compatible base URL, e.g. http://127.0.0.1:8000/v1 (workload llm)",
+    )
     g = parser.add_argument_group("null and fixed workloads")
     g.add_argument("--service-ms", type=float, default=1.0, help="fixed: service time per sample")
     g.add_argument("--workers", type=int, default=1, help="fixed: worker threads")
@@ -85,6 +98,16 @@ def add_options(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="QSL performance sample count (default: --samples)",
     )
+
+
+def _network_extra(args: argparse.Namespace) -> dict[str, Any]:
+    """``--sut`` (a list of base URLs) and ``--endpoint``, for workloads that use them."""
+    extra: dict[str, Any] = {}
+    if getattr(args, "sut", None):
+        extra["sut_urls"] = [u.strip() for u in args.sut.split(",") if u.strip()]
+    if getattr(args, "endpoint", None):
+        extra["endpoint"] = args.endpoint
+    return extra
 
 
 def build(name: str, args: argparse.Namespace, scenario: Scenario) -> Workload:
@@ -106,6 +129,7 @@ def build(name: str, args: argparse.Namespace, scenario: Scenario) -> Workload:
         data_dir=args.data_dir,
         model_path=args.model_path,
         performance_samples=args.performance_samples,
+        extra=_network_extra(args),
     )
     ready = bench.prepare(opts)
     return Workload(
