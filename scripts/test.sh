@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs every check: ruff (lint + format), mypy --strict on src/, and the whole pytest suite.
-# Does its own set-up on a fresh machine (creates .venv, installs mlmeter[dev,official,workloads]).
-source "$(dirname "$0")/_venv.sh" "dev,official,workloads"
+# Does its own set-up on a fresh machine (creates .venv, installs mlmeter[dev,official,workloads,net]).
+source "$(dirname "$0")/_venv.sh" "dev,official,workloads,net"
 # system tools some tests use (a headless browser for the report, a speech synthesiser):
 # installed when we may (root with apt); otherwise those tests skip with a reason
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
