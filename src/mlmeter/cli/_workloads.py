@@ -9,14 +9,16 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from mlmeter.loadgen import QSL, SUT
+from mlmeter.errors import UsageError
+from mlmeter.loadgen import QSL, SUT, TestResult
 from mlmeter.settings import Scenario
 from mlmeter.suts import FixedLatencySUT, NullQSL, NullSUT
 from mlmeter.workloads import Scorer, Target, WorkloadOptions, get
+from mlmeter.workloads import Workload as BenchWorkload
 
 
 @dataclass
@@ -31,6 +33,11 @@ class Workload:
     target: Target | None = None
     closers: list[Callable[[], None]] = field(default_factory=list)
     framework: str = ""
+    # called with (result, outdir) after the run, before close; returns an object with
+    # ``lines`` (printed after the report) and ``valid`` (False makes the exit code 1)
+    after_run: Callable[[TestResult, Path], Any] | None = None
+    system: dict[str, Any] = field(default_factory=dict)  # extra system.json fields
+    network_report: Callable[[], dict[str, Any]] | None = None  # network.json, if any
 
     def close(self) -> None:
         """Release the SUT's threads and the model, if any."""
@@ -81,6 +88,14 @@ def add_options(parser: argparse.ArgumentParser) -> None:
         metavar="URL",
         help="an OpenAI-compatible base URL, e.g. http://127.0.0.1:8000/v1 (workload llm)",
     )
+    m.add_argument(
+        "--option",
+        dest="workload_options",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a workload-specific option (repeatable), e.g. llm: max_tokens=128, api=completions",
+    )
     g = parser.add_argument_group("null and fixed workloads")
     g.add_argument("--service-ms", type=float, default=1.0, help="fixed: service time per sample")
     g.add_argument("--workers", type=int, default=1, help="fixed: worker threads")
@@ -107,19 +122,41 @@ def _network_extra(args: argparse.Namespace) -> dict[str, Any]:
         extra["sut_urls"] = [u.strip() for u in args.sut.split(",") if u.strip()]
     if getattr(args, "endpoint", None):
         extra["endpoint"] = args.endpoint
+    if getattr(args, "workload_options", None):
+        extra["options"] = list(args.workload_options)
     return extra
 
 
 def build(name: str, args: argparse.Namespace, scenario: Scenario) -> Workload:
     """The workload called ``name``, ready to run in ``scenario``."""
     if name in ("null", "fixed"):
+        if getattr(args, "sut", None):
+            raise UsageError(f"--sut: the {name} workload runs in process; name a real workload")
         qsl = NullQSL(args.samples, args.performance_samples)
         if name == "null":
             return Workload(NullSUT(), qsl, _null_defaults(), model="null")
         return _fixed(args, qsl)
     bench = get(name)
     backend = args.backend or bench.backends[0]
-    opts = WorkloadOptions(
+    opts = _options(args, backend)
+    if opts.extra.get("sut_urls"):
+        return _network(name, bench, opts, scenario, args)
+    ready = bench.prepare(opts)
+    return Workload(
+        ready.sut,
+        ready.qsl,
+        bench.defaults(scenario),
+        model=name,
+        scorer=ready.scorer,
+        target=ready.target,
+        closers=ready.closers,
+        framework=backend,
+        after_run=getattr(ready, "after_run", None),
+    )
+
+
+def _options(args: argparse.Namespace, backend: str) -> WorkloadOptions:
+    return WorkloadOptions(
         backend=backend,
         device=args.device,
         threads=args.threads,
@@ -131,17 +168,58 @@ def build(name: str, args: argparse.Namespace, scenario: Scenario) -> Workload:
         performance_samples=args.performance_samples,
         extra=_network_extra(args),
     )
-    ready = bench.prepare(opts)
+
+
+def _network(
+    name: str,
+    bench: BenchWorkload,
+    opts: WorkloadOptions,
+    scenario: Scenario,
+    args: argparse.Namespace,
+) -> Workload:
+    """The network division: the data set and scorer here, the model behind ``--sut``."""
+    from mlmeter.suts import HttpSUT, probe
+
+    urls: list[str] = opts.extra["sut_urls"]
+    infos = [probe(url) for url in urls]  # fail fast, before loading the data set
+    for url, info in zip(urls, infos, strict=True):
+        if info.get("workload") != name:
+            raise UsageError(f"--sut {url} serves {info.get('workload')!r}, not {name!r}")
+    backend = str(infos[0].get("backend") or opts.backend)  # the server's
+    local = backend if backend in bench.backends and not args.backend else opts.backend
+    data = bench.prepare_data(replace(opts, backend=local))  # sizes the default settings
+    model = str(infos[0].get("model", name))
+    sut = HttpSUT(
+        urls,
+        data.inputs,
+        name=f"Network SUT ({model} on {backend}) at {', '.join(urls)}",
+        batch_size=args.batch_size if args.batch_size > 1 else 0,
+    )
     return Workload(
-        ready.sut,
-        ready.qsl,
+        sut,
+        data.qsl,
         bench.defaults(scenario),
         model=name,
-        scorer=ready.scorer,
-        target=ready.target,
-        closers=ready.closers,
+        scorer=data.scorer,
+        target=data.target,
+        closers=[data.close],
         framework=backend,
+        system=_network_system(urls, infos),
+        network_report=sut.report,
     )
+
+
+def _network_system(urls: list[str], infos: list[dict[str, Any]]) -> dict[str, Any]:
+    """The network fields of system.json: the split and each endpoint's server."""
+    keys = ("workload", "model", "backend", "device", "batch_size", "max_wait_ms", "instances")
+    return {
+        "is_network": True,
+        "network_protocol": "HTTP/1.1 (mlmeter batch wire format 1)",
+        "network_endpoints": urls,
+        "network_sut": [
+            {"url": u, **{k: i.get(k) for k in keys}} for u, i in zip(urls, infos, strict=True)
+        ],
+    }
 
 
 def _null_defaults() -> dict[str, Any]:
@@ -156,8 +234,6 @@ def _null_defaults() -> dict[str, Any]:
 
 def _fixed(args: argparse.Namespace, qsl: NullQSL) -> Workload:
     if args.service_ms <= 0 or args.workers < 1:
-        from mlmeter.errors import UsageError
-
         raise UsageError("--service-ms must be > 0 and --workers >= 1")
     sut = FixedLatencySUT(
         args.service_ms, args.workers, distribution=args.distribution, jitter_ms=args.jitter_ms

@@ -10,6 +10,7 @@ from mlmeter._version import __version__
 from mlmeter.cli import list as list_cmd
 from mlmeter.cli import report as report_cmd
 from mlmeter.cli import run as run_cmd
+from mlmeter.cli import serve as serve_cmd
 from mlmeter.cli import suite as suite_cmd
 from mlmeter.cli import train as train_cmd
 from mlmeter.errors import MlmeterError
@@ -21,6 +22,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"mlmeter {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
     run_cmd.add_parser(sub)
+    serve_cmd.add_parser(sub)
     list_cmd.add_parser(sub)
     report_cmd.add_parser(sub)
     suite_cmd.add_parser(sub)

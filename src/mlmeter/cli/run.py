@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as _dt
+import json
 import sys
 from pathlib import Path
 from typing import Any
@@ -12,6 +13,7 @@ from mlmeter.cli import _workloads
 from mlmeter.cli._accuracy import write_accuracy_txt
 from mlmeter.cli._progress import ProgressBar
 from mlmeter.cli._report import render_report
+from mlmeter.errors import SUTError
 from mlmeter.loadgen import LogSettings, Progress, TestResult, start_test
 from mlmeter.logfmt import read_accuracy_log
 from mlmeter.settings import (
@@ -76,28 +78,68 @@ def run(args: argparse.Namespace) -> int:
     scenario = Scenario.parse(args.scenario)
     mode = TestMode.parse(args.mode)
     workload = _workloads.build(args.workload, args, scenario)
+    extra = None
     try:
         settings = _settings(args, workload, scenario, mode)
         outdir = Path(args.output or _default_outdir(args.workload, scenario, mode))
         logs = LogSettings(outdir=outdir, enable_trace=args.trace)
         result = _run_with_progress(workload, settings, logs, quiet=args.quiet)
+        if workload.after_run is not None and result.result is not None:
+            extra = workload.after_run(result, outdir)  # e.g. llm_metrics.json
     finally:
         workload.close()
-    accuracy = _score(workload, result)
-    write_system_json(outdir / "system.json", workload.framework)
+    _write_system(outdir, workload, result)
+    failed = _network_failures(workload)
+    accuracy = None if failed else _score(workload, result)
     print(render_report(result, settings, accuracy))
+    if extra is not None:
+        print("\n".join(extra.lines))
     if result.error is not None:
         raise result.error
+    if failed and (mode is TestMode.ACCURACY_ONLY or result.valid):
+        raise SUTError(f"{failed}: the accuracy log is incomplete; see network.json")
     if accuracy is not None:
         return 0 if accuracy.passed else 1
-    ok = result.valid or mode is TestMode.ACCURACY_ONLY
+    ok = (result.valid and (extra is None or extra.valid)) or mode is TestMode.ACCURACY_ONLY
     return 0 if ok else 1
 
 
+def _write_system(outdir: Path, workload: _workloads.Workload, result: TestResult) -> None:
+    """``system.json`` (with the network split, if any, also in ``results.json``) and,
+    for a network SUT, ``network.json``: requests and failures per endpoint and reason."""
+    path = write_system_json(outdir / "system.json", workload.framework)
+    if workload.system:
+        _merge_json(path, workload.system)
+        if result.outputs.results_json is not None and result.outputs.results_json.exists():
+            _merge_json(result.outputs.results_json, workload.system, key="system")
+    if workload.network_report is not None:
+        doc = {"format": "mlmeter-network/1", **workload.network_report()}
+        (outdir / "network.json").write_text(json.dumps(doc, indent=2) + "\n")
+
+
+def _network_failures(workload: _workloads.Workload) -> str:
+    """ "" or "N sample(s) failed over the network (HTTP 500: N, ...)"."""
+    counts = workload.network_report()["failures"] if workload.network_report else {}
+    if not counts:
+        return ""
+    detail = ", ".join(f"{reason}: {n}" for reason, n in counts.items())
+    return f"{sum(counts.values())} sample(s) failed over the network ({detail})"
+
+
+def _merge_json(path: Path, extra: dict[str, Any], key: str = "") -> None:
+    doc = json.loads(path.read_text())
+    (doc.setdefault(key, {}) if key else doc).update(extra)
+    path.write_text(json.dumps(doc, indent=2, sort_keys=not key) + "\n")
+
+
 def _score(workload: _workloads.Workload, result: TestResult) -> AccuracyResult | None:
-    """Score the accuracy log (accuracy mode) and write ``accuracy.txt`` beside it."""
+    """Score the accuracy log (accuracy mode) and write ``accuracy.txt`` beside it.
+
+    A run that ended with an error is not scored: its log misses answers."""
     acc_path = result.outputs.accuracy
     if workload.scorer is None or result.result is not None or acc_path is None:
+        return None
+    if result.error is not None:
         return None
     scored = workload.scorer(read_accuracy_log(acc_path))
     write_accuracy_txt(acc_path.parent / "accuracy.txt", scored, acc_path)

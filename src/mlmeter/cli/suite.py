@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from mlmeter.errors import MlmeterError
-from mlmeter.workloads import names
+from mlmeter.workloads import available
 
 _SCENARIOS = ("Offline", "SingleStream")
 
@@ -38,7 +38,7 @@ def run(args: argparse.Namespace) -> int:
     """Run the suite; exit 0 only if every run passed (VALID, accuracy target met)."""
     from mlmeter.cli.main import main
 
-    chosen = [w for w in args.workloads.split(",") if w] or names()
+    chosen = [w for w in args.workloads.split(",") if w] or _standalone()
     stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
     out = Path(args.output or Path("results") / f"suite-{stamp}")
     rows: list[tuple[str, str, str, int]] = []
@@ -64,6 +64,11 @@ def run(args: argparse.Namespace) -> int:
     report = _report(out, rows)
     print(f"report: {report}" if report else "report: not written (see above)")
     return 0 if all(code == 0 for *_, code in rows) else 1
+
+
+def _standalone() -> list[str]:
+    """Every workload that runs on this machine alone (not those needing --endpoint)."""
+    return [name for name, cls in available().items() if not cls.needs_endpoint]
 
 
 def _plan(args: argparse.Namespace) -> list[tuple[str, str]]:

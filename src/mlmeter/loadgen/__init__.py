@@ -10,6 +10,7 @@ from mlmeter.loadgen._api import (
     complete_arrays,
     first_token,
     late_responses,
+    sample_error,
 )
 from mlmeter.loadgen._interfaces import (
     QSL,
@@ -38,5 +39,6 @@ __all__ = [
     "complete_arrays",
     "first_token",
     "late_responses",
+    "sample_error",
     "start_test",
 ]

@@ -30,6 +30,9 @@ class _Idle:
     def abort(self, reason: str) -> None:
         return None
 
+    def sample_error(self, reason: str) -> None:
+        return None
+
 
 _IDLE = _Idle()
 _ID_SHIFT = 40  # up to 2**40 samples a run
@@ -75,6 +78,15 @@ def complete_arrays(ids: IntArray, data: Sequence[bytes] | None = None) -> None:
 def first_token(responses: Sequence[QuerySampleResponse]) -> None:
     """Report first tokens (LLM runs). Thread-safe; call from any thread."""
     _sink.first_token(responses)
+
+
+def sample_error(reason: str) -> None:
+    """Count a failed sample (e.g. HTTP 500) by ``reason``; thread-safe.
+
+    The SUT still answers the sample with ``complete``. The run goes on, and at its end
+    it is INVALID, with the count per reason in the detail log and the summary.
+    """
+    _sink.sample_error(reason)
 
 
 def abort(reason: str) -> None:

@@ -56,6 +56,7 @@ class Recorder:
         self.closed = False
         self.late_responses = 0
         self.abort_reason = ""  # set by the SUT through mlmeter.loadgen.abort
+        self.sample_errors: list[str] = []  # reasons, from mlmeter.loadgen.sample_error
         self._append = self.log.append
         self._capture = capture
         self._capture_all = capture_all
@@ -96,6 +97,10 @@ class Recorder:
         self._append((ts, ids))
         if self.waiting:
             self.wake()
+
+    def sample_error(self, reason: str) -> None:
+        """Count a sample that the SUT answered but failed (``list.append`` is atomic)."""
+        self.sample_errors.append(reason)
 
     def abort(self, reason: str) -> None:
         """Ask the issuer to end the run with ``reason``."""

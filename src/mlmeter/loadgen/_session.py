@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import itertools
 from array import array
+from collections import Counter
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from time import perf_counter_ns
@@ -179,6 +180,7 @@ def _run(st: _State, sut_name: str, name_ns: int, log_settings: LogSettings) -> 
         result = compute_performance(record, st.eff, sut_name)
         if error is not None:
             result = _invalidate(result, error)
+    result = _apply_sample_errors(st, result)
     st.bus.publish(
         TestEnded(
             perf_counter_ns(),
@@ -203,6 +205,27 @@ def _run(st: _State, sut_name: str, name_ns: int, log_settings: LogSettings) -> 
     )
     n_acc = len(st.recorder.captured) if st.recorder is not None else 0
     return TestResult(st.eff, result, record, outputs, error, n_acc)
+
+
+def _apply_sample_errors(st: _State, result: PerformanceResult | None) -> PerformanceResult | None:
+    """Log the SUT's failed samples and make the result INVALID if there were any."""
+    failed = _sample_errors(st.recorder)
+    if not failed:
+        return result
+    st.log("error_runtime", failed, error=True)
+    if result is None:
+        return None
+    check = Check("sample_errors", False, failed)
+    return replace(result, valid=False, checks=(*result.checks, check))
+
+
+def _sample_errors(rec: Recorder | None) -> str:
+    """The SUT's ``sample_error`` calls as one message with the count per reason, or ""."""
+    if rec is None or not rec.sample_errors:
+        return ""
+    counts = Counter(rec.sample_errors)
+    detail = ", ".join(f"{reason}: {n}" for reason, n in counts.most_common())
+    return f"{len(rec.sample_errors)} sample(s) failed in the SUT ({detail})"
 
 
 def _response_errors(record: RunRecord) -> list[str]:

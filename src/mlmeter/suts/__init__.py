@@ -11,6 +11,8 @@ from mlmeter.suts._backends import (
 )
 from mlmeter.suts._batching import BatchingSUT, Runner
 from mlmeter.suts._fixed import FixedLatencySUT
+from mlmeter.suts._http_client import HttpSUT, SampleFailure, probe
+from mlmeter.suts._http_server import InferenceServer
 from mlmeter.suts._null import NullSUT
 from mlmeter.suts._pool import WorkerPoolSUT
 from mlmeter.suts._qsl import NullQSL
@@ -20,16 +22,20 @@ __all__ = [
     "BACKENDS",
     "BatchingSUT",
     "FixedLatencySUT",
+    "HttpSUT",
+    "InferenceServer",
     "NullQSL",
     "NullSUT",
     "RecordingQSL",
     "RecordingSUT",
     "Runner",
+    "SampleFailure",
     "WorkerPoolSUT",
     "cache_dir",
     "check_backend",
     "export_onnx",
     "onnx_runner",
     "onnx_session",
+    "probe",
     "torch_runner",
 ]

@@ -12,9 +12,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, Protocol
 
+from mlmeter.errors import UsageError
 from mlmeter.loadgen import QSL, SUT
 from mlmeter.logfmt import AccuracyEntry
 from mlmeter.settings import Scenario
+from mlmeter.suts import Runner
 
 
 @dataclass(frozen=True)
@@ -92,8 +94,19 @@ class WorkloadOptions:
 Scorer = Callable[[Sequence[AccuracyEntry]], AccuracyResult]
 
 
+class _Closable:
+    """``close()`` runs the ``closers`` a workload registered (threads, models, files)."""
+
+    closers: list[Callable[[], None]]
+
+    def close(self) -> None:
+        """Stop SUT threads and release resources."""
+        for close in self.closers:
+            close()
+
+
 @dataclass
-class Prepared:
+class Prepared(_Closable):
     """A workload ready to run."""
 
     qsl: QSL
@@ -102,10 +115,33 @@ class Prepared:
     target: Target
     closers: list[Callable[[], None]] = field(default_factory=list)
 
-    def close(self) -> None:
-        """Stop SUT threads and release resources."""
-        for close in self.closers:
-            close()
+
+@dataclass
+class DataSide(_Closable):
+    """The LoadGen side of a network run (``mlmeter run --sut``): data and scorer, no model.
+
+    ``inputs(index)`` is the preprocessed input of a loaded sample: what crosses the
+    network to the server.
+    """
+
+    qsl: QSL
+    inputs: Callable[[int], Any]
+    scorer: Scorer
+    target: Target
+    closers: list[Callable[[], None]] = field(default_factory=list)
+
+
+@dataclass
+class Served:
+    """The server side of a network run (``mlmeter serve``): the model, no data set.
+
+    One runner per model instance; each maps a list of preprocessed inputs to the
+    response bytes a local SUT would hand to the loadgen.
+    """
+
+    runners: list[Runner]
+    model: str
+    closers: list[Callable[[], None]] = field(default_factory=list)
 
 
 class Workload(ABC):
@@ -118,6 +154,7 @@ class Workload(ABC):
     mlperf_model: ClassVar[str]  # the benchmark name in mlperf.conf (e.g. "resnet50")
     metric: ClassVar[str]
     backends: ClassVar[tuple[str, ...]] = ("onnxruntime", "torch")
+    needs_endpoint: ClassVar[bool] = False  # runs only against a server (--endpoint)
 
     def defaults(self, scenario: Scenario) -> dict[str, Any]:
         """Short-run TestSettings fields for ``scenario`` (CI-sized)."""
@@ -126,6 +163,27 @@ class Workload(ABC):
     @abstractmethod
     def prepare(self, opts: WorkloadOptions) -> Prepared:
         """Load the data set and model; return the QSL, SUT and scorer."""
+
+    def prepare_data(self, opts: WorkloadOptions) -> DataSide:
+        """The QSL, its inputs and the scorer, for a run against a network SUT.
+
+        This default builds everything with ``prepare`` and stops its SUT, so it loads
+        the model once for nothing; workloads override it to skip the model.
+        """
+        prepared = self.prepare(opts)
+        prepared.close()
+        inputs = getattr(prepared.qsl, "input", None)
+        if not callable(inputs):
+            raise UsageError(f"{self.name}: its QSL has no input(index), so --sut cannot send it")
+        return DataSide(prepared.qsl, inputs, prepared.scorer, prepared.target)
+
+    def serving(self, opts: WorkloadOptions) -> Served:
+        """The model's runners for ``mlmeter serve``; workloads that can be served
+        override this (the default says the workload cannot)."""
+        raise UsageError(
+            f"`mlmeter serve {self.name}` is not supported yet: the workload does not "
+            "provide serving(); run it locally with `mlmeter run` instead"
+        )
 
     def describe(self) -> dict[str, str]:
         """One row of ``mlmeter list``."""

@@ -22,8 +22,10 @@ from mlmeter.suts._batching import BatchingSUT
 from mlmeter.workloads._base import (
     AccuracyResult,
     Dataset,
+    DataSide,
     Prepared,
     Scorer,
+    Served,
     Target,
     Workload,
     WorkloadOptions,
@@ -37,6 +39,7 @@ from mlmeter.workloads.image_classification._models import (
     user_model,
 )
 from mlmeter.workloads.image_classification._photos import PackagedPhotos
+from mlmeter.workloads.image_classification._preprocess import IMAGENET, Normalization
 
 METRIC = "top-1"
 # Top-1 (%) of FP32 EfficientNet-Lite0 (backend torch) on the 48 packaged samples:
@@ -156,17 +159,8 @@ class ImageClassification(Workload):
         """Open the data set and the model; build the QSL, the batching SUT and the scorer."""
         check_backend(opts.backend, self.backends)
         model = self.load_model(opts)
-        dataset: PackagedPhotos | ImageNetVal = (
-            PackagedPhotos(model.norm)
-            if opts.data_dir is None
-            else ImageNetVal(opts.data_dir, model.norm)
-        )
+        dataset, qsl = self._data(opts, model.norm)
         target = _target(opts)
-        kind = "efficientnet" if opts.model_path is None else "resnet50"
-        per_thread = _SERVICE_MS[(kind, opts.backend)] / max(opts.threads, 1)
-        self._speed = Speed(per_thread, max(opts.instances, 1))
-        perf = opts.performance_samples or min(len(dataset), MLPERF_PERFORMANCE_SAMPLES)
-        qsl = DatasetQSL(dataset, perf)
         sut = BatchingSUT(
             runners(model, opts),
             qsl.input,
@@ -175,6 +169,34 @@ class ImageClassification(Workload):
             name=f"{self.name}-{opts.backend}",
         )
         return Prepared(qsl, sut, top1_scorer(dataset, target), target, [sut.close])
+
+    def prepare_data(self, opts: WorkloadOptions) -> DataSide:
+        """The QSL and scorer of a run against ``mlmeter serve``: no model is loaded
+        (a ``--model-path`` still is, for the input normalisation it was trained with)."""
+        check_backend(opts.backend, self.backends)
+        norm = IMAGENET if opts.model_path is None else self.load_model(opts).norm
+        dataset, qsl = self._data(opts, norm)
+        target = _target(opts)
+        return DataSide(qsl, qsl.input, top1_scorer(dataset, target), target)
+
+    def serving(self, opts: WorkloadOptions) -> Served:
+        """One runner per instance, for ``mlmeter serve`` (no data set)."""
+        check_backend(opts.backend, self.backends)
+        model = self.load_model(opts)
+        return Served(runners(model, opts), model.name)
+
+    def _data(
+        self, opts: WorkloadOptions, norm: Normalization
+    ) -> tuple[PackagedPhotos | ImageNetVal, DatasetQSL]:
+        """The data set preprocessed for ``norm``, its QSL, and the CI speed estimate."""
+        dataset: PackagedPhotos | ImageNetVal = (
+            PackagedPhotos(norm) if opts.data_dir is None else ImageNetVal(opts.data_dir, norm)
+        )
+        kind = "efficientnet" if opts.model_path is None else "resnet50"
+        per_thread = _SERVICE_MS[(kind, opts.backend)] / max(opts.threads, 1)
+        self._speed = Speed(per_thread, max(opts.instances, 1))
+        perf = opts.performance_samples or min(len(dataset), MLPERF_PERFORMANCE_SAMPLES)
+        return dataset, DatasetQSL(dataset, perf)
 
     @staticmethod
     def load_model(opts: WorkloadOptions) -> Model:
