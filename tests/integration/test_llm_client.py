@@ -306,6 +306,19 @@ def test_cli_without_endpoint_names_the_flag(capsys: pytest.CaptureFixture[str])
     assert "--endpoint" in capsys.readouterr().err
 
 
+def test_unreachable_endpoint_is_one_line_before_the_run(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    argv = ["run", "llm", "--endpoint", f"http://127.0.0.1:{port}/v1", "--output", str(tmp_path)]
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: LLM endpoint") and "not reachable" in err and "\n" not in err
+    assert not (tmp_path / "mlperf_log_summary.txt").exists()
+
+
 def test_bad_option_is_a_one_line_usage_error() -> None:
     with pytest.raises(UsageError, match="api=chat or api=completions"):
         LlmWorkload().prepare(WorkloadOptions(extra={"endpoint": "http://x/v1", "api": "x"}))

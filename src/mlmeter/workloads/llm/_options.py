@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import urllib.error
 import urllib.request
 from dataclasses import dataclass
 from typing import Any
@@ -73,5 +74,12 @@ def discover_model(endpoint: str, timeout_s: float = 2.0) -> str:
         with urllib.request.urlopen(url, timeout=timeout_s) as resp:
             data = json.loads(resp.read())
         return str(data["data"][0]["id"])
+    except urllib.error.HTTPError:  # it answers, without a model list: fine
+        return "default"
+    except urllib.error.URLError as exc:  # nothing answers there: say so before the run
+        raise UsageError(
+            f"LLM endpoint {endpoint} is not reachable ({exc.reason}): start the server "
+            "(e.g. mlmeter serve llm) or fix --endpoint"
+        ) from None
     except (OSError, ValueError, KeyError, IndexError, TypeError):
         return "default"
