@@ -8,7 +8,14 @@ from mlmeter.errors import UsageError
 from mlmeter.settings import Scenario
 from mlmeter.suts._backends import check_backend
 from mlmeter.suts._batching import BatchingSUT
-from mlmeter.workloads._base import Prepared, Target, Workload, WorkloadOptions
+from mlmeter.workloads._base import (
+    DataSide,
+    Prepared,
+    Served,
+    Target,
+    Workload,
+    WorkloadOptions,
+)
 from mlmeter.workloads._qsl import DatasetQSL
 from mlmeter.workloads.language import _model
 from mlmeter.workloads.language._cidata import ci_squad
@@ -22,6 +29,7 @@ from mlmeter.workloads.language._scoring import make_scorer
 from mlmeter.workloads.language._squad import Example, ground_truths, parse_squad, read_squad
 
 CI_NAME = "SQuAD v1.1 format, mlmeter CI data"
+STANDIN_MODEL = "MiniLM-L6 stand-in"
 STANDIN_LABELS = "stand-in FP32 answers (self-agreement, not SQuAD accuracy)"
 
 # CI-sized runs, sized for ONNX Runtime on one CPU thread (~70 ms per 384-token query).
@@ -69,21 +77,53 @@ class Language(Workload):
         """Features of the questions, the QA model behind a batching SUT, the F1 scorer."""
         backend = check_backend(opts.backend, self.backends)
         _check_counts(opts)
-        examples, name = _examples(opts)
         qa = _model.load(opts.model_path, backend)
-        data = SquadFeatures(name, examples, qa.tokenizer)
-        target, truths, labels = _labels(examples, standin_ci=qa.standin and not opts.data_dir)
-        qsl = DatasetQSL(data, opts.performance_samples)
+        data = self.prepare_data(opts, qa)
         runners = [qa.runner(opts.device, opts.threads) for _ in range(opts.instances)]
         sut = BatchingSUT(
             runners,
-            qsl.input,
+            data.inputs,
             max_batch=opts.batch_size,
             max_wait_ms=opts.max_wait_ms,
             name=f"language-{backend}",
         )
+        return Prepared(data.qsl, sut, data.scorer, data.target, closers=[sut.close])
+
+    def prepare_data(self, opts: WorkloadOptions, qa: _model.QAModel | None = None) -> DataSide:
+        """The features, QSL and F1 scorer; for ``mlmeter run --sut`` only the tokenizer
+        is loaded (a ``--model-path`` model still is, for the tokenizer beside it)."""
+        backend = check_backend(opts.backend, self.backends)
+        _check_counts(opts)
+        if qa is None:
+            qa = (
+                _tokenizer_only()
+                if opts.model_path is None
+                else _model.load(opts.model_path, backend)
+            )
+        examples, name = _examples(opts)
+        data = SquadFeatures(name, examples, qa.tokenizer)
+        target, truths, labels = _labels(examples, standin_ci=qa.standin and not opts.data_dir)
+        qsl = DatasetQSL(data, opts.performance_samples)
         scorer = make_scorer(data, truths, qa.to_tokens, qa.lower, target, labels)
-        return Prepared(qsl, sut, scorer, target, closers=[sut.close])
+        return DataSide(qsl, qsl.input, scorer, target)
+
+    def serving(self, opts: WorkloadOptions) -> Served:
+        """One QA runner per instance, for ``mlmeter serve`` (no data set is read)."""
+        backend = check_backend(opts.backend, self.backends)
+        _check_counts(opts)
+        qa = _model.load(opts.model_path, backend)
+        runners = [qa.runner(opts.device, opts.threads) for _ in range(opts.instances)]
+        name = STANDIN_MODEL if opts.model_path is None else opts.model_path.name
+        return Served(runners, name)
+
+
+def _tokenizer_only() -> _model.QAModel:
+    """The stand-in's tokenizer, without its model (the data side of a network run)."""
+
+    def no_model(device: str, threads: int) -> _model.ArrayFn:
+        raise RuntimeError("the data side of a network run has no model")
+
+    return _model.QAModel(_model.packaged_tokenizer(), no_model, True)
 
 
 def _check_counts(opts: WorkloadOptions) -> None:

@@ -19,6 +19,7 @@ from mlmeter.settings import Scenario
 from mlmeter.suts._backends import check_backend
 from mlmeter.suts._batching import BatchingSUT, Runner
 from mlmeter.workloads import DatasetQSL, Prepared, Target, Workload, WorkloadOptions
+from mlmeter.workloads._base import DataSide, Served
 from mlmeter.workloads.recommendation._scoring import make_scorer
 
 CI_EVAL_ROWS = 4096
@@ -36,6 +37,8 @@ _MIN_QUERIES = {
 }
 HANDOFF_S = 100e-6  # measured SUT overhead per batch on a busy 2-core box
 OFFLINE_MARGIN = 1.3  # Offline QPS over the best case: a run that beats it is INVALID
+# Network runs (--sut): the default settings assume ~1 ms per HTTP call on loopback
+NETWORK_CALL_S = 1e-3
 
 
 @dataclass(frozen=True)
@@ -89,25 +92,8 @@ class Recommendation(Workload):
 
     def prepare(self, opts: WorkloadOptions) -> Prepared:
         """Load the data and model, build one runner per instance, measure their speed."""
-        check_backend(opts.backend, self.backends)
-        _check_sizes(opts)
-        from mlmeter.workloads.recommendation import _loading
-        from mlmeter.workloads.recommendation._model import DLRMConfig
-        from mlmeter.workloads.recommendation._train import Recipe
-
-        config, recipe = DLRMConfig(), Recipe()
-        if opts.data_dir is None:
-            dataset, bayes = _loading.ci_dataset(config, recipe, CI_EVAL_ROWS)
-            target = Target(self.metric, REFERENCE_AUC)
-            details: dict[str, Any] = {"bayes_auc": round(bayes, 6)}
-        else:
-            dataset = _loading.real_dataset(opts.data_dir, config)
-            target, details = Target(self.metric, OFFICIAL_AUC), {}
-        net = _loading.model(opts, config, recipe)
-        example = dataset.inputs[: min(2, len(dataset))]
-        runners = [
-            as_runner(_loading.backend_fn(net, opts, example)) for _ in range(opts.instances)
-        ]
+        dataset, target, details = self._data(opts)
+        runners = self._runners(opts, dataset.inputs[: min(2, len(dataset))])
         self._speed = measure(runners[0], dataset.inputs, opts)
         qsl = DatasetQSL(dataset, opts.performance_samples)
         sut = BatchingSUT(
@@ -119,6 +105,49 @@ class Recommendation(Workload):
         )
         scorer = make_scorer(dataset.labels, target, details)
         return Prepared(qsl, sut, scorer, target, closers=[sut.close])
+
+    def prepare_data(self, opts: WorkloadOptions) -> DataSide:
+        """The rows, labels and scorer of a run against ``mlmeter serve``: no model is
+        loaded; the default settings assume one HTTP round trip per call."""
+        dataset, target, details = self._data(opts)
+        batch = max(min(opts.batch_size, len(dataset)), 1)
+        self._speed = Speed(NETWORK_CALL_S, NETWORK_CALL_S, batch, 1)
+        qsl = DatasetQSL(dataset, opts.performance_samples)
+        return DataSide(qsl, qsl.input, make_scorer(dataset.labels, target, details), target)
+
+    def serving(self, opts: WorkloadOptions) -> Served:
+        """One runner per instance, for ``mlmeter serve`` (no data set is read)."""
+        from mlmeter.workloads.recommendation._criteo import DENSE, SPARSE
+
+        check_backend(opts.backend, self.backends)
+        _check_sizes(opts)
+        example = np.zeros((2, DENSE + SPARSE), np.float32)  # for the ONNX export: the layout
+        return Served(self._runners(opts, example), "mini-DLRM")
+
+    def _data(self, opts: WorkloadOptions) -> tuple[Any, Target, dict[str, Any]]:
+        """The data set (CI rows or ``--data-dir``), its target and score details."""
+        check_backend(opts.backend, self.backends)
+        _check_sizes(opts)
+        from mlmeter.workloads.recommendation import _loading
+        from mlmeter.workloads.recommendation._model import DLRMConfig
+        from mlmeter.workloads.recommendation._train import Recipe
+
+        config = DLRMConfig()
+        if opts.data_dir is None:
+            dataset, bayes = _loading.ci_dataset(config, Recipe(), CI_EVAL_ROWS)
+            return dataset, Target(self.metric, REFERENCE_AUC), {"bayes_auc": round(bayes, 6)}
+        dataset = _loading.real_dataset(opts.data_dir, config)
+        return dataset, Target(self.metric, OFFICIAL_AUC), {}
+
+    @staticmethod
+    def _runners(opts: WorkloadOptions, example: np.ndarray) -> list[Runner]:
+        """The model (``--model-path`` or the CI one) behind ``--backend``, per instance."""
+        from mlmeter.workloads.recommendation import _loading
+        from mlmeter.workloads.recommendation._model import DLRMConfig
+        from mlmeter.workloads.recommendation._train import Recipe
+
+        net = _loading.model(opts, DLRMConfig(), Recipe())
+        return [as_runner(_loading.backend_fn(net, opts, example)) for _ in range(opts.instances)]
 
 
 def as_runner(fn: Any) -> Runner:
