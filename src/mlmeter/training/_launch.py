@@ -25,6 +25,7 @@ from mlmeter.training import _keys
 from mlmeter.training._harness import RunOutcome
 from mlmeter.training._job import Job, outcome_from_json
 from mlmeter.training._mllog import MllogLogger, read_mllog
+from mlmeter.training._results import read_logged_run
 
 
 class LaunchFailed(RunError):
@@ -117,7 +118,8 @@ def launch(
     if failure:
         if topology.node_rank == 0:
             finish_log(job.log, failure)
-        aborted = RunOutcome(job.opts.seed, "aborted", _logged_time(job.log), None, failure)
+        logged = read_logged_run(job.log).time_to_train_s if job.log.exists() else None
+        aborted = RunOutcome(job.opts.seed, "aborted", logged, None, failure)
         raise LaunchFailed(failure, aborted)
     return outcome_from_json(outcome_path.read_text(encoding="utf-8"))
 
@@ -223,12 +225,3 @@ def finish_log(log: Path, reason: str) -> None:
                 fh.write(b"\n")
     with MllogLogger(log, rank=None) as logger:
         logger.end(_keys.RUN_STOP, status=_keys.ABORTED, metadata={"reason": reason[:300]})
-
-
-def _logged_time(log: Path) -> float | None:
-    if not log.exists():
-        return None
-    events = read_mllog(log, strict=False)
-    start = next((e.time_ms for e in events if e.key == _keys.RUN_START), None)
-    stop = next((e.time_ms for e in events if e.key == _keys.RUN_STOP), None)
-    return None if start is None or stop is None else (stop - start) / 1000.0
