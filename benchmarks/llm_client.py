@@ -51,10 +51,10 @@ from _common import Target, loadavg, machine_info, render_machine, write_json
 
 from mlmeter.loadgen import LogSettings, QuerySample, start_test
 from mlmeter.settings import Scenario, TestSettings
+from mlmeter.suts._calibrate import echo_server
 from mlmeter.suts._openai_client import ClientOptions, OpenAIClientSUT, request_body
 from mlmeter.workloads import WorkloadOptions
 from mlmeter.workloads.llm import LlmPrepared, LlmWorkload
-from mlmeter.workloads.llm._calibrate import echo_server
 
 TTFT_MS, TPOT_MS, TOKENS = 50.0, 10.0, 8
 PROMPT, MODEL = "hello world", "fake-llm"

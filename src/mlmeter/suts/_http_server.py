@@ -13,14 +13,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import signal
 import threading
-from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from mlmeter.suts._batching import Runner
 from mlmeter.suts._request_batcher import Batcher
-from mlmeter.suts._uvicorn import base_url, bind
+from mlmeter.suts._uvicorn import AppServer, ServerThread, bind
 from mlmeter.suts._wire import (
     CONTENT_TYPE,
     WIRE_VERSION,
@@ -35,6 +34,12 @@ if TYPE_CHECKING:
     from starlette.responses import Response
 
 Loader = Callable[[], tuple[Sequence[Runner], Mapping[str, Any]]]
+# the lifespan starts loading the model; clients keep connections for 75 s
+_UVICORN: Mapping[str, Any] = {
+    "lifespan": "on",
+    "timeout_keep_alive": 75,
+    "timeout_graceful_shutdown": 5,
+}
 
 
 class InferenceServer:
@@ -58,8 +63,8 @@ class InferenceServer:
         self._info: dict[str, Any] = {"batch_size": batch_size, "max_wait_ms": max_wait_ms}
         self._info.update(info or {})
         self._batcher: Batcher | None = None
-        self._server: Any = None  # the uvicorn.Server while serving
-        self._thread: threading.Thread | None = None
+        self._server: AppServer | None = None  # while serving
+        self._thread: ServerThread | None = None  # when started by ``start``
         self.load_error: Exception | None = None
         self.counters = {"requests": 0, "samples": 0, "errors": 0, "injected_faults": 0}
 
@@ -103,7 +108,7 @@ class InferenceServer:
         except Exception as exc:  # reported by serve() after shutdown, and by /ready
             self.load_error = exc
             if self._server is not None:
-                self._server.should_exit = True
+                self._server.stop()
 
     # -- routes -----------------------------------------------------------------------
 
@@ -153,71 +158,28 @@ class InferenceServer:
         """Serve in this thread until SIGINT or SIGTERM; ``announce(url)`` once listening.
 
         Raises the model's load error, if loading failed (the server stops then)."""
-        sock = bind(host, port)
-        announce(base_url(sock))
-        self._server = _uvicorn_server(self.app())
-        try:
-            self._server.run(sockets=[sock])
-        finally:
-            sock.close()
+        self._server = AppServer(self.app(), bind(host, port), **_UVICORN)
+        announce(self._server.url)
+        self._server.run()
         if self.load_error is not None:
             raise self.load_error
 
     def start(self, host: str = "127.0.0.1", port: int = 0) -> str:
         """Serve from a background thread; returns the base URL (see ``stop``)."""
-        sock = bind(host, port)
-        self._server = server = _uvicorn_server(self.app())
-
-        def run() -> None:
-            try:
-                server.run(sockets=[sock])
-            finally:
-                sock.close()
-
-        self._thread = threading.Thread(target=run, name="serve", daemon=True)
-        self._thread.start()
-        return base_url(sock)
+        self._thread = ServerThread(self.app(), host, port, **_UVICORN)
+        self._server = self._thread.server
+        return self._thread.__enter__()
 
     def stop(self) -> None:
         """Stop a server started with ``start`` (waits for it)."""
-        if self._server is not None:
-            self._server.should_exit = True
         if self._thread is not None:
-            self._thread.join(timeout=15)
+            self._thread.__exit__()
             self._thread = None
+        elif self._server is not None:
+            self._server.stop()
 
     def __enter__(self) -> InferenceServer:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
-
-
-def _uvicorn_server(app: Starlette) -> Any:
-    """A uvicorn server (uvloop and httptools when installed) that handles SIGINT and
-    SIGTERM by shutting down gracefully, without re-raising them afterwards."""
-    import uvicorn
-
-    class _Server(uvicorn.Server):
-        @contextlib.contextmanager
-        def capture_signals(self) -> Iterator[None]:
-            if threading.current_thread() is not threading.main_thread():
-                yield
-                return
-            sigs = (signal.SIGINT, signal.SIGTERM)
-            old = {sig: signal.signal(sig, self.handle_exit) for sig in sigs}
-            try:
-                yield
-            finally:
-                for sig, handler in old.items():
-                    signal.signal(sig, handler)
-
-    config = uvicorn.Config(
-        app,
-        lifespan="on",
-        log_level="warning",
-        access_log=False,
-        timeout_keep_alive=75,
-        timeout_graceful_shutdown=5,
-    )
-    return _Server(config)

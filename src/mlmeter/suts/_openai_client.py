@@ -40,7 +40,7 @@ from mlmeter.loadgen import (
     first_token,
     sample_error,
 )
-from mlmeter.suts._http_pool import Endpoint
+from mlmeter.suts._http_stream import StreamEndpoint
 from mlmeter.suts._sse import MalformedChunk, SSEDecoder, parse_chunk
 from mlmeter.suts._wire import WireError
 
@@ -238,7 +238,7 @@ class OpenAIClientSUT:
         self._body = body
         self._report = reporter or LoadgenReporter()
         self._name = name or f"Network SUT: OpenAI client -> {options.endpoint}"
-        self._endpoint = Endpoint(
+        self._endpoint = StreamEndpoint(
             options.endpoint,
             options.concurrency or _UNLIMITED,
             options.timeout_s,

@@ -19,6 +19,8 @@ from mlmeter.errors import UsageError
 from mlmeter.loadgen import SUT, TestResult
 from mlmeter.logfmt import AccuracyEntry
 from mlmeter.settings import Scenario
+from mlmeter.stats.early_stopping import queries_needed_single_stream
+from mlmeter.suts._client_workers import ProcessClientSUT
 from mlmeter.suts._openai_client import ClientOptions, OpenAIClientSUT, Stream, request_body
 from mlmeter.workloads._base import AccuracyResult, Prepared, Target, Workload, WorkloadOptions
 from mlmeter.workloads._qsl import DatasetQSL
@@ -28,7 +30,6 @@ from mlmeter.workloads.llm._metrics import Bounds
 from mlmeter.workloads.llm._options import LlmOptions, discover_model, parse_options
 from mlmeter.workloads.llm._prompts import PromptSet, generated_prompts, load_prompts
 from mlmeter.workloads.llm._tokenizer import client_counter
-from mlmeter.workloads.llm._workers import ProcessClientSUT
 
 MLPERF_TTFT_NS = 2_000_000_000  # llama2-70b Server: TTFT p99 <= 2 s
 MLPERF_TPOT_NS = 200_000_000  # and TPOT p99 <= 200 ms
