@@ -12,7 +12,9 @@ from mlmeter.settings import Scenario
 from mlmeter.suts._batching import BatchingSUT
 from mlmeter.workloads._base import (
     AccuracyResult,
+    DataSide,
     Prepared,
+    Served,
     Target,
     Workload,
     WorkloadOptions,
@@ -99,23 +101,36 @@ class ObjectDetection(Workload):
 
     def prepare(self, opts: WorkloadOptions) -> Prepared:
         """Load the data set (CI unless --data-dir), one MTCNN per instance, the scorer."""
+        data = self.prepare_data(opts)
+        sut = BatchingSUT(
+            self.serving(opts).runners,
+            data.inputs,
+            max_batch=opts.batch_size,
+            max_wait_ms=opts.max_wait_ms,
+            name=f"{self.name}-torch",
+        )
+        return Prepared(data.qsl, sut, data.scorer, data.target, closers=[sut.close])
+
+    def prepare_data(self, opts: WorkloadOptions) -> DataSide:
+        """The images, their QSL and the mAP scorer, with no model (``mlmeter run --sut``)."""
         from mlmeter.workloads.object_detection._ci_data import ci_dataset
-        from mlmeter.workloads.object_detection._model import load_mtcnn, mtcnn_runner
 
         _backend(opts.backend)
         _check_sizes(opts)
         data = ci_dataset() if opts.data_dir is None else load_coco(opts.data_dir)
         qsl = DatasetQSL(data, opts.performance_samples)
+        target = Target("mAP", REFERENCE_MAP, fraction=0.99)
+        return DataSide(qsl, qsl.input, partial(score, data, target), target)
+
+    def serving(self, opts: WorkloadOptions) -> Served:
+        """One MTCNN runner per instance, for ``mlmeter serve`` (no data set is read)."""
+        from mlmeter.workloads.object_detection._model import load_mtcnn, mtcnn_runner
+
+        _backend(opts.backend)
+        _check_sizes(opts)
         runners = [
             mtcnn_runner(load_mtcnn(opts.model_path, opts.device), opts.threads)
             for _ in range(opts.instances)
         ]
-        sut = BatchingSUT(
-            runners,
-            qsl.input,
-            max_batch=opts.batch_size,
-            max_wait_ms=opts.max_wait_ms,
-            name=f"{self.name}-torch",
-        )
-        target = Target("mAP", REFERENCE_MAP, fraction=0.99)
-        return Prepared(qsl, sut, partial(score, data, target), target, closers=[sut.close])
+        name = "MTCNN" if opts.model_path is None else f"MTCNN ({opts.model_path.name})"
+        return Served(runners, name)

@@ -15,12 +15,14 @@ from mlmeter.errors import UsageError
 from mlmeter.logfmt import AccuracyEntry
 from mlmeter.settings import Scenario
 from mlmeter.suts._backends import check_backend
-from mlmeter.suts._batching import BatchingSUT
+from mlmeter.suts._batching import BatchingSUT, Runner
 from mlmeter.workloads._base import (
     AccuracyResult,
     Dataset,
+    DataSide,
     Prepared,
     Scorer,
+    Served,
     Target,
     Workload,
     WorkloadOptions,
@@ -109,31 +111,46 @@ class Speech(Workload):
 
     def prepare(self, opts: WorkloadOptions) -> Prepared:
         """Load the data set and the model; a ``BatchingSUT`` of ``Transcriber`` runners."""
+        data = self.prepare_data(opts)
+        sut = BatchingSUT(
+            self.serving(opts).runners,
+            data.inputs,
+            max_batch=opts.batch_size,
+            max_wait_ms=opts.max_wait_ms,
+            name="WhisperCTranslate2SUT",
+        )
+        return Prepared(data.qsl, sut, data.scorer, data.target, closers=[sut.close])
+
+    def prepare_data(self, opts: WorkloadOptions) -> DataSide:
+        """The utterances (16 kHz float32 audio), their QSL and the word-accuracy scorer,
+        with no model (``mlmeter run --sut``)."""
         resolve_backend(opts.backend)
         _check_sizes(opts)
         data = self._dataset(opts)
+        qsl = DatasetQSL(data, opts.performance_samples)
+        target = self._target(data)
+        return DataSide(qsl, qsl.input, make_scorer(data, target), target)
+
+    def serving(self, opts: WorkloadOptions) -> Served:
+        """One ``Transcriber`` per instance over one Whisper model, for ``mlmeter serve``
+        (no data set is read)."""
+        resolve_backend(opts.backend)
+        _check_sizes(opts)
         model_path = check_model_dir(opts.model_path) if opts.model_path else default_model_path()
-        compute = opts.extra.get("compute_type") or (
-            "int8_float16" if opts.device.startswith("cuda") else "int8"
+        compute = str(
+            opts.extra.get("compute_type")
+            or ("int8_float16" if opts.device.startswith("cuda") else "int8")
         )
         whisper = load_model(
             model_path,
             device=opts.device,
             threads=opts.threads,
             workers=opts.instances,
-            compute_type=str(compute),
+            compute_type=compute,
         )
-        qsl = DatasetQSL(data, opts.performance_samples)
-        runners = [Transcriber(whisper) for _ in range(opts.instances)]
-        sut = BatchingSUT(
-            runners,
-            qsl.input,
-            max_batch=opts.batch_size,
-            max_wait_ms=opts.max_wait_ms,
-            name="WhisperCTranslate2SUT",
-        )
-        target = self._target(data)
-        return Prepared(qsl, sut, make_scorer(data, target), target, closers=[sut.close])
+        runners: list[Runner] = [Transcriber(whisper) for _ in range(opts.instances)]
+        name = "whisper-tiny.en" if opts.model_path is None else model_path.name
+        return Served(runners, f"{name} {compute}")
 
     @staticmethod
     def _dataset(opts: WorkloadOptions) -> LibriSpeech | CISpeech:
