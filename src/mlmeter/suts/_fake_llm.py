@@ -29,6 +29,8 @@ Options (``parse_options(["KEY=VALUE", ...])``, from ``mlmeter serve fake-llm --
     slow_start_ms=1000        slow_start: extra time to first token
     cut_after=1               cut: tokens sent before the connection is closed
     malformed_after=1         malformed: tokens sent before the bad chunk
+    max_streams=0             at most N answers stream at once (0: no limit); the others
+                              queue, and their time to first token starts with their slot
 
 Fault kinds: ``slow_start``, ``http500`` (status 500, no stream), ``cut`` (connection closed
 mid-stream: no finish chunk, no ``[DONE]``), ``malformed`` (one ``data:`` line of invalid
@@ -44,7 +46,7 @@ import itertools
 import random
 import threading
 import time
-from collections.abc import AsyncGenerator, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -112,6 +114,7 @@ class FakeLLMOptions:
     slow_start_ms: float = 1000.0
     cut_after: int = 1
     malformed_after: int = 1
+    max_streams: int = 0  # answers streaming at once; 0: no limit
 
 
 @dataclass
@@ -131,6 +134,7 @@ class FakeTokenSource:
         self.options = options or FakeLLMOptions()
         self._index = itertools.count(1)
         self._waker: _Waker | None = None
+        self._slots: asyncio.Semaphore | None = None
 
     @property
     def model(self) -> str:
@@ -152,7 +156,10 @@ class FakeTokenSource:
         loop = asyncio.get_running_loop()
         if self._waker is None or self._waker.loop is not loop:
             self._waker = _Waker(loop)
+            self._slots = asyncio.Semaphore(self.options.max_streams or 1)
         pieces = self._pieces(plan, start, rng, self._waker)
+        if self.options.max_streams and self._slots is not None:
+            pieces = _in_slot(self._slots, plan, rng, self._waker, self._pieces)
         return Generation(_prompt_tokens(request), pieces, plan.finish_reason)
 
     def _plan(self, request: GenerationRequest, rng: random.Random, index: int) -> _Plan:
@@ -190,6 +197,19 @@ class FakeTokenSource:
                 yield WireFault.MALFORMED
         if "cut" in plan.faults:
             yield WireFault.CUT
+
+
+async def _in_slot(
+    slots: asyncio.Semaphore,
+    plan: _Plan,
+    rng: random.Random,
+    waker: _Waker,
+    pieces: Callable[[_Plan, float, random.Random, _Waker], AsyncIterator[Piece | WireFault]],
+) -> AsyncGenerator[Piece | WireFault, None]:
+    """The answer's pieces once a slot is free; its clock starts when the slot is taken."""
+    async with slots:
+        async for piece in pieces(plan, time.monotonic(), rng, waker):
+            yield piece
 
 
 class _Waker:
@@ -267,11 +287,13 @@ _NUMBERS = {
     "tpot_jitter_ms": ("tpot", "jitter_ms"),
 }
 _DISTS = {"ttft_dist": "ttft", "tpot_dist": "tpot"}
-_INTS = ("seed", "default_max_tokens", "tokens_per_chunk", "cut_after", "malformed_after")
+_INTS = (
+    "seed", "default_max_tokens", "tokens_per_chunk", "cut_after", "malformed_after", "max_streams",
+)  # fmt: skip
 KEYS = (
     "model", "seed", "ttft_ms", "ttft_dist", "ttft_jitter_ms", "tpot_ms", "tpot_dist",
     "tpot_jitter_ms", "output_tokens", "default_max_tokens", "tokens_per_chunk", "token_text",
-    "fault", "slow_start_ms", "cut_after", "malformed_after",
+    "fault", "slow_start_ms", "cut_after", "malformed_after", "max_streams",
 )  # fmt: skip
 
 
