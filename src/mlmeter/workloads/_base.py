@@ -152,9 +152,18 @@ class Workload(ABC):
     model: ClassVar[str]
     dataset: ClassVar[str]
     mlperf_model: ClassVar[str]  # the benchmark name in mlperf.conf (e.g. "resnet50")
+    # the name in submission trees and results tables: mlperf_model, with the accuracy
+    # variant the workload's target meets where the benchmark has two (e.g. "bert-99")
+    submission_benchmark: ClassVar[str] = ""
     metric: ClassVar[str]
     backends: ClassVar[tuple[str, ...]] = ("onnxruntime", "torch")
     needs_endpoint: ClassVar[bool] = False  # runs only against a server (--endpoint)
+
+    @classmethod
+    def benchmark(cls) -> str:
+        """The MLPerf benchmark name in submission trees (``submission_benchmark`` or
+        ``mlperf_model``)."""
+        return cls.submission_benchmark or cls.mlperf_model
 
     def defaults(self, scenario: Scenario) -> dict[str, Any]:
         """Short-run TestSettings fields for ``scenario`` (CI-sized)."""

@@ -161,6 +161,7 @@ class LlmWorkload(Workload):
     model: ClassVar[str] = "the endpoint's (--endpoint)"
     dataset: ClassVar[str] = "OpenOrca/ShareGPT JSONL (--data-dir) or a generated CI set"
     mlperf_model: ClassVar[str] = "llama2-70b"
+    submission_benchmark: ClassVar[str] = "llama2-70b-99"
     metric: ClassVar[str] = "goodput (TTFT and TPOT within bounds)"
     backends: ClassVar[tuple[str, ...]] = ("openai",)
     needs_endpoint: ClassVar[bool] = True
