@@ -155,6 +155,12 @@ def build(name: str, args: argparse.Namespace, scenario: Scenario) -> Workload:
     )
 
 
+def benchmark_name(name: str) -> str:
+    """The MLPerf benchmark a workload stands for (its ``mlperf_model``); "" for the
+    built-in null and fixed SUTs."""
+    return "" if name in ("null", "fixed") else get(name).benchmark()
+
+
 def _options(args: argparse.Namespace, backend: str) -> WorkloadOptions:
     return WorkloadOptions(
         backend=backend,

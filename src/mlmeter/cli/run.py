@@ -12,10 +12,12 @@ from typing import Any
 from mlmeter.cli import _workloads
 from mlmeter.cli._accuracy import write_accuracy_txt
 from mlmeter.cli._progress import ProgressBar
+from mlmeter.cli._record import add_record_options
 from mlmeter.cli._report import render_report
 from mlmeter.errors import SUTError
 from mlmeter.loadgen import LogSettings, Progress, TestResult, start_test
 from mlmeter.logfmt import read_accuracy_log
+from mlmeter.results import record_run_dir
 from mlmeter.settings import (
     OFFICIAL_QSL_RNG_SEED,
     OFFICIAL_SAMPLE_INDEX_RNG_SEED,
@@ -69,6 +71,7 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--output", default=None, help="output folder (default results/<run>)")
     p.add_argument("--trace", action="store_true", help="also write mlperf_log_trace.json")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_record_options(p)
     _workloads.add_options(p)
     p.set_defaults(func=run)
 
@@ -89,11 +92,14 @@ def run(args: argparse.Namespace) -> int:
     finally:
         workload.close()
     _write_system(outdir, workload, result)
+    _write_identity(result, args)
     failed = _network_failures(workload)
     accuracy = None if failed else _score(workload, result)
     print(render_report(result, settings, accuracy))
     if extra is not None:
         print("\n".join(extra.lines))
+    if not args.no_record and (note := record_run_dir(outdir, args.db)):
+        print(note)
     if result.error is not None:
         raise result.error
     if failed and (mode is TestMode.ACCURACY_ONLY or result.valid):
@@ -115,6 +121,17 @@ def _write_system(outdir: Path, workload: _workloads.Workload, result: TestResul
     if workload.network_report is not None:
         doc = {"format": "mlmeter-network/1", **workload.network_report()}
         (outdir / "network.json").write_text(json.dumps(doc, indent=2) + "\n")
+
+
+def _write_identity(result: TestResult, args: argparse.Namespace) -> None:
+    """``results.json``'s ``workload``: what ran (the packager and the store read it)."""
+    path = result.outputs.results_json
+    if path is None or not path.exists():
+        return
+    bench = _workloads.benchmark_name(args.workload)
+    audit = str(args.audit_config or "")
+    _merge_json(path, {"name": args.workload, "benchmark": bench, "audit_config": audit},
+                key="workload")  # fmt: skip
 
 
 def _network_failures(workload: _workloads.Workload) -> str:

@@ -19,7 +19,9 @@ from pathlib import Path
 from typing import Any
 
 from mlmeter.cli import _train_report
+from mlmeter.cli._record import add_record_options
 from mlmeter.errors import RunError, UsageError
+from mlmeter.results import record_training_dir
 from mlmeter.system import training_system_description
 from mlmeter.training import (
     RunOutcome,
@@ -61,6 +63,7 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--rcp-out", type=Path, default=None, help="write these runs as RCPs")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="a workload option (repeatable)")  # fmt: skip
+    add_record_options(p)
     p.set_defaults(func=run)
 
 
@@ -110,6 +113,8 @@ def run(args: argparse.Namespace) -> int:
             args.rcp_out, score, workload, base, _command(args, first_seed, runs)
         )
     _write_summary(out, args, workload, base, (first_seed, runs), outcomes, score)
+    if not args.no_record and (note := record_training_dir(out, args.db)):
+        print(note)
     if failure is not None:
         raise RunError(f"{failure}; {runs - len(outcomes)} runs not started, logs kept in {out}")
     return 0 if _train_report.acceptable(score) else 3
