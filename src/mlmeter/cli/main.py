@@ -7,10 +7,13 @@ import sys
 from collections.abc import Sequence
 
 from mlmeter._version import __version__
+from mlmeter.cli import dashboard as dashboard_cmd
 from mlmeter.cli import list as list_cmd
 from mlmeter.cli import report as report_cmd
+from mlmeter.cli import results as results_cmd
 from mlmeter.cli import run as run_cmd
 from mlmeter.cli import serve as serve_cmd
+from mlmeter.cli import submission as submission_cmd
 from mlmeter.cli import suite as suite_cmd
 from mlmeter.cli import train as train_cmd
 from mlmeter.errors import MlmeterError
@@ -24,8 +27,11 @@ def build_parser() -> argparse.ArgumentParser:
     run_cmd.add_parser(sub)
     serve_cmd.add_parser(sub)
     list_cmd.add_parser(sub)
+    dashboard_cmd.add_parser(sub)
     report_cmd.add_parser(sub)
+    results_cmd.add_parser(sub)
     suite_cmd.add_parser(sub)
+    submission_cmd.add_parser(sub)
     train_cmd.add_parser(sub)
     return parser
 

@@ -27,12 +27,27 @@ from mlmeter.reporting._model import (
     build_report,
 )
 from mlmeter.reporting._series import Curve, Histogram
+from mlmeter.reporting._submission_export import (
+    TABLE_EXPORTERS,
+    TableExporter,
+    get_table_exporter,
+)
+from mlmeter.reporting._submission_table import (
+    TABLE_FORMAT,
+    TABLE_VERSION,
+    SubmissionTable,
+    TableRow,
+    build_table,
+)
 from mlmeter.reporting._timings import SampleTimings, read_timings
 
 __all__ = [
     "EXPORTERS",
     "REPORT_FORMAT",
     "REPORT_VERSION",
+    "TABLE_EXPORTERS",
+    "TABLE_FORMAT",
+    "TABLE_VERSION",
     "AccuracyInfo",
     "CheckRow",
     "Curve",
@@ -43,11 +58,16 @@ __all__ = [
     "RunPlots",
     "RunReport",
     "SampleTimings",
+    "SubmissionTable",
     "SummaryRow",
+    "TableExporter",
+    "TableRow",
     "build_report",
+    "build_table",
     "exporter_for",
     "exporter_names",
     "get_exporter",
+    "get_table_exporter",
     "load_run",
     "load_runs",
     "read_timings",

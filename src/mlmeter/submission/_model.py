@@ -42,9 +42,7 @@ class InferenceEntry:
     benchmark: str  # as in the tree: resnet50, retinanet, bert-99, llama2-70b-99, ...
     scenario: str  # SingleStream, MultiStream, Server or Offline
     path: Path  # the <scenario> folder
-    detail: dict[
-        str, Any
-    ]  # performance/run_1/mlperf_log_detail.txt: key -> first value (as the checker)
+    detail: dict[str, Any]  # performance/run_1 detail log: key -> first value (as the checker)
     summary: dict[str, str]  # performance/run_1/mlperf_log_summary.txt: "key : value" lines
     accuracy: dict[str, Any] | None  # accuracy/accuracy.txt parsed; None when absent
     metric: str  # the detail key of the submission metric (loadgen.md §1 table, §7 LLMs)
