@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from mlmeter._version import __version__
 from mlmeter.cli import dashboard as dashboard_cmd
 from mlmeter.cli import list as list_cmd
+from mlmeter.cli import power as power_cmd
 from mlmeter.cli import report as report_cmd
 from mlmeter.cli import results as results_cmd
 from mlmeter.cli import run as run_cmd
@@ -27,6 +28,7 @@ def build_parser() -> argparse.ArgumentParser:
     run_cmd.add_parser(sub)
     serve_cmd.add_parser(sub)
     list_cmd.add_parser(sub)
+    power_cmd.add_parser(sub)
     dashboard_cmd.add_parser(sub)
     report_cmd.add_parser(sub)
     results_cmd.add_parser(sub)
