@@ -9,9 +9,12 @@ from mlmeter.workloads import AccuracyResult
 
 
 def render_report(
-    res: TestResult, settings: TestSettings, accuracy: AccuracyResult | None = None
+    res: TestResult,
+    settings: TestSettings,
+    accuracy: AccuracyResult | None = None,
+    power: str = "",
 ) -> str:
-    """A plain-text report of one run."""
+    """A plain-text report of one run; ``power`` is the ``--power`` line, if any."""
     lines = [f"mlmeter {settings.scenario.value} / {settings.mode.value}"]
     r = res.result
     if r is not None:
@@ -26,6 +29,8 @@ def render_report(
             f"(reference {t.reference:.5g}, target {t.fraction:.1%} = {t.threshold:.5g}) "
             f"{verdict}"
         )
+    if power:
+        lines.append(power)
     if res.error is not None:
         lines.append(f"  error                : {res.error}")
     out = res.outputs

@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from mlmeter.cli import _workloads
+from mlmeter.cli import _power, _workloads
 from mlmeter.cli._accuracy import write_accuracy_txt
 from mlmeter.cli._progress import ProgressBar
 from mlmeter.cli._record import add_record_options
@@ -71,6 +71,7 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--output", default=None, help="output folder (default results/<run>)")
     p.add_argument("--trace", action="store_true", help="also write mlperf_log_trace.json")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    _power.add_option(p)
     add_record_options(p)
     _workloads.add_options(p)
     p.set_defaults(func=run)
@@ -81,12 +82,16 @@ def run(args: argparse.Namespace) -> int:
     scenario = Scenario.parse(args.scenario)
     mode = TestMode.parse(args.mode)
     workload = _workloads.build(args.workload, args, scenario)
-    extra = None
+    extra = power = None
     try:
         settings = _settings(args, workload, scenario, mode)
         outdir = Path(args.output or _default_outdir(args.workload, scenario, mode))
         logs = LogSettings(outdir=outdir, enable_trace=args.trace)
-        result = _run_with_progress(workload, settings, logs, quiet=args.quiet)
+        if args.power:
+            power = _power.run(args.power, workload, settings, logs, quiet=args.quiet)
+            result = _power.performance_result(power)
+        else:
+            result = _run_with_progress(workload, settings, logs, quiet=args.quiet)
         if workload.after_run is not None and result.result is not None:
             extra = workload.after_run(result, outdir)  # e.g. llm_metrics.json
     finally:
@@ -95,18 +100,20 @@ def run(args: argparse.Namespace) -> int:
     _write_identity(result, args)
     failed = _network_failures(workload)
     accuracy = None if failed else _score(workload, result)
-    print(render_report(result, settings, accuracy))
+    print(render_report(result, settings, accuracy, _power.report_line(power) if power else ""))
     if extra is not None:
         print("\n".join(extra.lines))
     if not args.no_record and (note := record_run_dir(outdir, args.db)):
         print(note)
     if result.error is not None:
         raise result.error
+    _power.finish(power)
     if failed and (mode is TestMode.ACCURACY_ONLY or result.valid):
         raise SUTError(f"{failed}: the accuracy log is incomplete; see network.json")
     if accuracy is not None:
         return 0 if accuracy.passed else 1
     ok = (result.valid and (extra is None or extra.valid)) or mode is TestMode.ACCURACY_ONLY
+    ok = ok and (power is None or power.valid)
     return 0 if ok else 1
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as _dt
+import functools
 import json
 import platform
 import re
@@ -18,7 +19,7 @@ import secrets
 from pathlib import Path
 from typing import Any
 
-from mlmeter.cli import _train_report
+from mlmeter.cli import _train_power, _train_report
 from mlmeter.cli._record import add_record_options
 from mlmeter.errors import RunError, UsageError
 from mlmeter.results import record_training_dir
@@ -63,6 +64,7 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--rcp-out", type=Path, default=None, help="write these runs as RCPs")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="a workload option (repeatable)")  # fmt: skip
+    _train_power.add_option(p)
     add_record_options(p)
     p.set_defaults(func=run)
 
@@ -71,6 +73,13 @@ def run(args: argparse.Namespace) -> int:
     """Run the benchmark ``--runs`` times, then score; exit 0 when the score is valid."""
     workload = get_training_workload(args.workload)
     _check_args(args, workload)
+    with _train_power.open_power(args.power, args.node_rank) as power:
+        return _run(args, workload, power)
+
+
+def _run(
+    args: argparse.Namespace, workload: TrainingWorkload, power: _train_power.TrainPower | None
+) -> int:
     base = TrainOptions(
         device=args.device, threads=args.threads, config=args.config, extra=_extra(args.set)
     )
@@ -88,12 +97,16 @@ def run(args: argparse.Namespace) -> int:
     for i in range(runs):
         opts = TrainOptions(**{**base.__dict__, "seed": first_seed + i})
         log = bench_dir / f"result_{i}.txt"
+        work = out / ".mlmeter" / f"run_{i}"
+        one = functools.partial(_run_one, args, workload, opts, log, info, topo, work)
         try:
-            outcome = _run_one(args, workload, opts, log, info, topo, out / ".mlmeter" / f"run_{i}")
+            outcome = power.measure(i, log, one) if power else one()
         except LaunchFailed as exc:  # a lost rank: stop here, keep and score what ran
             outcome, failure = exc.outcome, exc
         outcomes.append(outcome)
         _train_report.print_run(i, runs, outcome, spec)
+        if power:
+            power.print_run(i)
         if failure is not None:
             break
     if topo.node_rank != 0:
@@ -108,11 +121,15 @@ def run(args: argparse.Namespace) -> int:
     reference = load_reference(reference_path, spec.benchmark) if reference_path.exists() else None
     score = _train_report.score(paths, spec, reference, runs)
     _train_report.print_score(score, args.division, reference_path if reference else None)
+    if power:
+        power.score(score)
     if args.rcp_out:
         _train_report.write_rcps(
             args.rcp_out, score, workload, base, _command(args, first_seed, runs)
         )
     _write_summary(out, args, workload, base, (first_seed, runs), outcomes, score)
+    if power:
+        power.record(out / "mlmeter_train.json")
     if not args.no_record and (note := record_training_dir(out, args.db)):
         print(note)
     if failure is not None:

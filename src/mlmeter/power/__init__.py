@@ -31,9 +31,11 @@ from mlmeter.power._ptd import PtdMeter
 from mlmeter.power._rapl import RaplMeter
 from mlmeter.power._registry import get_meter
 from mlmeter.power._registry import names as meter_names
+from mlmeter.power._run import PhaseResult, PowerRunResult, run_with_power
 from mlmeter.power._sim import FakeWallClock, SimulatedMeter
 from mlmeter.power._spl import read_spl, write_spl
 from mlmeter.power._timefmt import format_power_time, parse_power_time
+from mlmeter.power._training_log import NodeLog, read_node_log, write_node_log
 from mlmeter.power._window import (
     CLOCK_LIMIT_CHECKER_S,
     CLOCK_LIMIT_RUN_S,
@@ -57,8 +59,11 @@ __all__ = [
     "Meter",
     "MeterInfo",
     "MeterUnavailable",
+    "NodeLog",
     "NvmlMeter",
+    "PhaseResult",
     "PowerError",
+    "PowerRunResult",
     "PowerSample",
     "PowerWindow",
     "PtdMeter",
@@ -75,9 +80,12 @@ __all__ = [
     "meter_names",
     "parse_power_time",
     "ranging_problems",
+    "read_node_log",
     "read_spl",
+    "run_with_power",
     "training_energy",
     "window_from_detail",
     "window_stats",
+    "write_node_log",
     "write_spl",
 ]

@@ -18,6 +18,7 @@ from mlmeter.reporting._assets import CSS, JS
 from mlmeter.reporting._format import COLUMNS, summary_cells, time_unit
 from mlmeter.reporting._model import Report, RunPlots, RunReport
 from mlmeter.reporting._plots import Series, esc, histogram_svg, lines_svg
+from mlmeter.reporting._power_html import power_section
 
 _NUMERIC = frozenset({"p50", "p90", "p99", "queries", "duration"})
 _CDF_GUIDES = ((0.5, "p50"), (0.9, "p90"), (0.99, "p99"))
@@ -114,6 +115,7 @@ def run_section(r: RunReport, i: int) -> str:
         accuracy(r.accuracy),
         *(f'<p class="note">{esc(n)}</p>' for n in r.notes),
         plots(r.name, r.plots),
+        power_section(r.name, r.power, r.plots),
         _details("System", r.system),
         _details("Provenance", r.provenance),
         "</section>",

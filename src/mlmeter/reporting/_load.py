@@ -11,6 +11,7 @@ from typing import Any
 from mlmeter.errors import UsageError, UserError
 from mlmeter.logfmt import log_paths, read_detail, read_results_json
 from mlmeter.reporting._accuracy import ACCURACY_FILE, AccuracyInfo, read_accuracy_txt
+from mlmeter.reporting._power import PowerInfo, load_power
 from mlmeter.reporting._timings import SampleTimings, read_timings
 
 RESULTS_FILE = "results.json"
@@ -29,6 +30,7 @@ class RunData:
     system: dict[str, Any]
     timings: SampleTimings | None
     notes: tuple[str, ...] = ()  # what could not be read, and why
+    power: PowerInfo | None = None  # ``mlmeter run --power``
 
     @property
     def result(self) -> dict[str, Any] | None:
@@ -63,6 +65,7 @@ def load_run(path: str | Path, *, name: str | None = None) -> RunData:
     notes: list[str] = []
     timings = _timings(run_dir, notes)
     acc_path = run_dir / ACCURACY_FILE
+    power = load_power(run_dir, results, notes)
     return RunData(
         name=name or run_dir.name,
         path=run_dir,
@@ -72,6 +75,7 @@ def load_run(path: str | Path, *, name: str | None = None) -> RunData:
         system=_system(run_dir / SYSTEM_FILE, notes),
         timings=timings,
         notes=tuple(notes),
+        power=power,
     )
 
 

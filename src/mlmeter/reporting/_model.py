@@ -17,6 +17,7 @@ from typing import Any
 from mlmeter._version import __version__
 from mlmeter.reporting._accuracy import AccuracyInfo
 from mlmeter.reporting._load import RunData
+from mlmeter.reporting._power import PowerInfo
 from mlmeter.reporting._series import Curve, Histogram, cdf, histogram, outstanding, throughput
 from mlmeter.reporting._timings import SampleTimings
 
@@ -94,6 +95,7 @@ class RunReport:
     provenance: dict[str, Any]
     notes: tuple[str, ...]
     plots: RunPlots | None
+    power: PowerInfo | None = None  # left out of the JSON when None
 
 
 @dataclass(frozen=True)
@@ -113,8 +115,15 @@ class Report:
             "version": REPORT_VERSION,
             "tool": {"name": "mlmeter", "version": self.tool_version},
             "generated_utc": self.generated_utc,
-            "runs": [dataclasses.asdict(r) for r in self.runs],
+            "runs": [_run_dict(r) for r in self.runs],
         }
+
+
+def _run_dict(r: RunReport) -> dict[str, Any]:
+    doc = dataclasses.asdict(r)
+    if doc["power"] is None:
+        del doc["power"]  # runs without --power export as before
+    return doc
 
 
 def build_report(runs: Sequence[RunData], *, generated_utc: str | None = None) -> Report:
@@ -142,6 +151,7 @@ def run_report(run: RunData) -> RunReport:
         provenance=dict(run.results.get("provenance") or {}),
         notes=run.notes,
         plots=None if run.timings is None else run_plots(run.timings, run.scenario),
+        power=run.power,
     )
 
 

@@ -137,13 +137,15 @@ def lines_svg(
     guides: Sequence[tuple[float, str]] = (),
     legend_at: str = "top",
     x_log: bool = False,
+    x_range: tuple[float, float] | None = None,
 ) -> str:
     """One polyline per series over shared axes, a legend when there are several,
-    and dashed horizontal ``guides`` (y, label). The x axis spans the data exactly;
-    ``x_log`` makes it logarithmic when every x is positive."""
+    and dashed horizontal ``guides`` (y, label). The x axis spans the data exactly, or
+    ``x_range`` (to line up plots over one time axis); ``x_log`` makes it logarithmic
+    when every x is positive."""
     xs = [v for s in series for v in s.x]
     ys = [v for s in series for v in s.y]
-    x0, x1 = min(xs, default=0.0), max(xs, default=1.0)
+    x0, x1 = x_range or (min(xs, default=0.0), max(xs, default=1.0))
     x_log = x_log and x0 > 0
     if x1 <= x0:
         x0, x1 = (x0 / 2, x1 * 2) if x_log else (x0 - 0.5, x1 + 0.5)

@@ -21,6 +21,7 @@ from mlmeter.submission._checks_accuracy import check_accuracy
 from mlmeter.submission._checks_common import Check, Context, error, note
 from mlmeter.submission._checks_files import check_files, check_links, check_manifest
 from mlmeter.submission._checks_perf import check_perf
+from mlmeter.submission._checks_power import check_power
 from mlmeter.submission._checks_summary import check_summary
 from mlmeter.submission._checks_system import check_network_runs, check_scenarios, check_systems
 from mlmeter.submission._checks_training import check_training
@@ -38,6 +39,7 @@ CHECKS: tuple[tuple[str, Check], ...] = (
     ("network", check_network_runs),
     ("scenarios", check_scenarios),
     ("training", check_training),
+    ("power", check_power),
 )
 
 

@@ -20,6 +20,7 @@ from mlmeter.errors import UsageError
 from mlmeter.logfmt import atomic_write_bytes, atomic_write_text
 from mlmeter.submission import _documents as D
 from mlmeter.submission import _layout as L
+from mlmeter.submission import _package_power as P
 from mlmeter.submission._accuracy_txt import (
     accuracy_txt,
     sha256_bytes,
@@ -189,7 +190,7 @@ def _source_files(src: Source) -> dict[str, str]:
 
 
 def _run_files(run: InferenceRun) -> tuple[Path, ...]:
-    names = [L.SUMMARY, L.DETAIL, "results.json", "system.json"]
+    names = [L.SUMMARY, L.DETAIL, "results.json", "system.json", *P.source_names(run.path)]
     if run.mode == "accuracy" or run.audit == "TEST01":
         names += [L.ACCURACY_LOG, L.ACCURACY_TXT]
     return tuple(run.path / n for n in names if (run.path / n).is_file())
@@ -231,6 +232,8 @@ def _write_run(tree: _Tree, top: Path, system: str, run: InferenceRun) -> Packag
     dest = scen / (L.PERFORMANCE_RUN if run.mode == "performance" else L.ACCURACY)
     tree.copy(run.path / L.SUMMARY, dest)
     tree.copy(run.path / L.DETAIL, dest)
+    if run.mode == "performance":
+        P.copy_inference_power(tree.copy, run.path, scen / "performance")
     if run.mode == "accuracy":
         _write_accuracy(tree, run, dest)
     return Packaged("inference", run.benchmark, run.scenario, run.mode, run.path, dest, run.valid)
@@ -265,6 +268,7 @@ def _write_training(
     dest = L.training_bench_dir(top, system, src.benchmark)
     for i, log in enumerate(src.logs):
         tree.copy(log, dest, f"result_{i}.txt")
+        P.copy_training_power(tree.copy, log, dest / "power" / f"result_{i}")
     tree.text(L.system_file(top, system), D.dumps(D.training_system(src, org, system)))
     impl = top / "benchmarks" / src.benchmark / "implementations" / "mlmeter"
     tree.text(impl / L.README, D.training_readme(src))
