@@ -41,7 +41,8 @@ def test_full_ranging_and_testing_cycle(tmp_path: Path) -> None:
         meter = _meter(fake)
         info = meter.identify()
         assert (info.kind, info.scope, info.model) == ("ptd", "wall AC", "YokogawaWT310")
-        assert info.valid_for_closed and info.needs_ranging
+        # the fake says it has no analyzer behind it: never valid for a closed submission
+        assert not info.valid_for_closed and info.needs_ranging
         meter.start("s_ranging", "ranging")
         time.sleep(0.1)
         ranging = meter.stop()
@@ -183,3 +184,15 @@ def test_from_spec() -> None:
     for bad in ("ptd://h:1?speed=2", "ptd://:1", "ptd://h:1?settle=x"):
         with pytest.raises(UsageError, match="ptd"):
             from_spec(bad)
+
+
+def test_a_real_supported_analyzer_is_valid_for_closed(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The same model and version from a daemon that does not say it is simulated."""
+    monkeypatch.setattr(
+        "mlmeter.power._fake_ptd.IDENTIFY_REPLY", "YokogawaWT310,C2PH13047V,version=1.11.1-ad"
+    )
+    with FakePtd() as fake:
+        meter = _meter(fake)
+        info = meter.identify()
+        meter.close()
+    assert info.details["version"] == "1.11.1" and info.valid_for_closed

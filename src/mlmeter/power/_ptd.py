@@ -84,7 +84,9 @@ class PtdMeter:
             kind="ptd",
             model=model,
             scope="wall AC",
-            valid_for_closed=model in SUPPORTED_MODELS and version == SUPPORTED_VERSION,
+            valid_for_closed=model in SUPPORTED_MODELS
+            and version == SUPPORTED_VERSION
+            and not _simulated(self._identify),
             needs_ranging=True,
             details={"identify": self._identify, "version": version, "address": self.address},
         )
@@ -254,3 +256,9 @@ def from_spec(spec: str) -> PtdMeter:
         )
     except ValueError as exc:
         raise UsageError(f"bad --power ptd spec {spec!r}: {exc}") from None
+
+
+def _simulated(identify: str) -> bool:
+    """An ``Identify`` reply that says no analyzer is behind it (mlmeter's fake-ptd)."""
+    text = identify.lower()
+    return "no analyzer" in text or "fake" in text
