@@ -14,6 +14,7 @@ from mlmeter.cli import report as report_cmd
 from mlmeter.cli import results as results_cmd
 from mlmeter.cli import run as run_cmd
 from mlmeter.cli import serve as serve_cmd
+from mlmeter.cli import storage as storage_cmd
 from mlmeter.cli import submission as submission_cmd
 from mlmeter.cli import suite as suite_cmd
 from mlmeter.cli import train as train_cmd
@@ -27,6 +28,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     run_cmd.add_parser(sub)
     serve_cmd.add_parser(sub)
+    storage_cmd.add_parser(sub)
     list_cmd.add_parser(sub)
     power_cmd.add_parser(sub)
     dashboard_cmd.add_parser(sub)
