@@ -1,5 +1,5 @@
-"""Rows and log folders for the dashboard tests (loaded by path: ``load_data()`` in
-``conftest.py``; ``conftest`` itself is not importable under one name across folders).
+"""Rows and log folders for the dashboard tests: ``from _dashboard_data import ...`` (pytest
+puts the test's folder on ``sys.path``, as for ``tests/submission/trees.py``).
 
 ``make_rows(base)`` writes log folders under ``base`` and returns the rows that point at
 them: two systems x two inference repeats on each of two days (with p99 latencies), a

@@ -5,7 +5,6 @@ processes at once."""
 from __future__ import annotations
 
 import http.client
-import importlib.util
 import json
 import os
 import re
@@ -16,34 +15,16 @@ import textwrap
 import time
 from dataclasses import replace
 from pathlib import Path
-from types import ModuleType
 from urllib.parse import quote, urlencode, urlsplit
 
 import pytest
+from _dashboard_data import HOSTILE, SECRET, make_rows
 
 from mlmeter.dashboard import dashboard_app
 from mlmeter.dashboard._plots import latency_ms, over_time, throughput_latency
 from mlmeter.results import RunRow, open_store
 from mlmeter.results._sql import SqlStore
 from mlmeter.suts._uvicorn import ServerThread
-
-
-def _load_data() -> ModuleType:
-    """``_dashboard_data.py`` beside this file, whatever pytest's import mode."""
-    name = "mlmeter_tests_dashboard_data"
-    if name not in sys.modules:
-        path = Path(__file__).with_name("_dashboard_data.py")
-        spec = importlib.util.spec_from_file_location(name, path)
-        assert spec is not None and spec.loader is not None
-        sys.modules[name] = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(sys.modules[name])
-    return sys.modules[name]
-
-
-_data = _load_data()
-HOSTILE: str = _data.HOSTILE
-SECRET: str = _data.SECRET
-make_rows = _data.make_rows
 
 
 def fetch(

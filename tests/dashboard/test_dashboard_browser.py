@@ -11,17 +11,15 @@ is missing.
 
 from __future__ import annotations
 
-import importlib.util
 import re
 import shutil
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
+from _dashboard_data import HOSTILE, SECRET, make_rows
 
 from mlmeter.dashboard import dashboard_app
 from mlmeter.results import RunRow, open_store
@@ -41,24 +39,6 @@ ARGS = [
     "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
 ]  # fmt: skip
-
-
-def _load_data() -> ModuleType:
-    """``_dashboard_data.py`` beside this file, whatever pytest's import mode."""
-    name = "mlmeter_tests_dashboard_data"
-    if name not in sys.modules:
-        path = Path(__file__).with_name("_dashboard_data.py")
-        spec = importlib.util.spec_from_file_location(name, path)
-        assert spec is not None and spec.loader is not None
-        sys.modules[name] = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(sys.modules[name])
-    return sys.modules[name]
-
-
-_data = _load_data()
-HOSTILE: str = _data.HOSTILE
-SECRET: str = _data.SECRET
-make_rows = _data.make_rows
 
 
 @dataclass

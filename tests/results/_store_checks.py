@@ -1,6 +1,7 @@
 """Assertions every results-store backend must pass (SQLite and PostgreSQL tests share them).
 
-Loaded by file path from the tests beside it (whatever pytest's import mode)."""
+Import it from a test beside it as ``import _store_checks`` (pytest puts the test's folder on
+``sys.path``, as for ``tests/submission/trees.py``); a subprocess loads it by file path."""
 
 from __future__ import annotations
 

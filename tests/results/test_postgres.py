@@ -6,7 +6,6 @@ server runs as the unprivileged ``postgres`` user."""
 from __future__ import annotations
 
 import glob
-import importlib.util
 import itertools
 import os
 import shutil
@@ -14,8 +13,8 @@ import subprocess
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
-from types import ModuleType
 
+import _store_checks as checks
 import pytest
 
 from mlmeter.errors import UserError
@@ -25,19 +24,6 @@ psycopg = pytest.importorskip("psycopg", reason="psycopg 3 is not installed (mlm
 
 PORT = 54329
 _names = itertools.count()
-
-
-def _checks() -> ModuleType:
-    spec = importlib.util.spec_from_file_location(
-        "_sc", Path(__file__).with_name("_store_checks.py")
-    )
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-checks = _checks()
 
 
 def _bindir() -> Path | None:

@@ -3,28 +3,14 @@ all-or-nothing writes, and how a URL picks the database."""
 
 from __future__ import annotations
 
-import importlib.util
 import sqlite3
 from pathlib import Path
-from types import ModuleType
 
+import _store_checks as checks
 import pytest
 
 from mlmeter.errors import UsageError, UserError
 from mlmeter.results import RunFilter, open_store
-
-
-def _checks() -> ModuleType:
-    spec = importlib.util.spec_from_file_location(
-        "_sc", Path(__file__).with_name("_store_checks.py")
-    )
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-checks = _checks()
 
 
 def test_round_trip_of_every_field(tmp_path: Path) -> None:

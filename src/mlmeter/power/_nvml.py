@@ -13,14 +13,13 @@ runs (arXiv 2312.02741).
 from __future__ import annotations
 
 import importlib
-import threading
 from collections.abc import Sequence
 from types import ModuleType
 from typing import Any
 
 from mlmeter.errors import UsageError
 from mlmeter.power._model import Availability, MeterInfo, MeterUnavailable, PowerError, PowerSample
-from mlmeter.power._sim import RealWallClock, WallClock
+from mlmeter.power._sampler import PollingMeter, WallClock
 
 CAVEAT = "on A100/H100 the power sensor samples about 25 % of the runtime (arXiv 2312.02741)"
 
@@ -46,7 +45,7 @@ def load_pynvml() -> ModuleType:
     return nvml
 
 
-class NvmlMeter:
+class NvmlMeter(PollingMeter):
     """A Meter over NVML: energy counters where the GPU has them, else power readings."""
 
     def __init__(
@@ -54,19 +53,13 @@ class NvmlMeter:
     ) -> None:
         if interval <= 0:
             raise UsageError("--power nvml: interval must be > 0")
+        super().__init__("mlmeter-nvml", clock)
         self.gpus, self.interval = tuple(gpus), interval
-        self._clock: WallClock = clock or RealWallClock()
-        self._threaded = clock is None
         self._nvml: Any = None
         self._handles: list[Any] = []
         self._energy: list[bool] = []  # per GPU: the counter works
         self._last_mj: list[int] = []
-        self._t_last, self._mark = 0.0, ""
-        self._samples: list[PowerSample] = []
-        self._lock = threading.Lock()
-        self._wake = threading.Event()
-        self._thread: threading.Thread | None = None
-        self._error: PowerError | None = None
+        self._t_last = 0.0
 
     def probe(self) -> Availability:
         """Whether NVML and a GPU are here (never raises)."""
@@ -123,22 +116,11 @@ class NvmlMeter:
                 self._read_mj(nvml, h, e) for h, e in zip(self._handles, self._energy, strict=True)
             ]
             self._t_last = self._clock.time()
-        if self._threaded:
-            self._wake.clear()
-            self._thread = threading.Thread(target=self._loop, name="mlmeter-nvml", daemon=True)
-            self._thread.start()
+        self._start_polling(self.interval)
 
     @staticmethod
     def _read_mj(nvml: Any, handle: Any, energy: bool) -> int:
         return int(nvml.nvmlDeviceGetTotalEnergyConsumption(handle)) if energy else 0
-
-    def _loop(self) -> None:
-        while not self._wake.wait(self.interval):
-            try:
-                self.poll()
-            except PowerError as exc:  # raised to the caller by samples()/stop()
-                self._error = exc
-                return
 
     def poll(self) -> None:
         """Read every GPU once and add a sample (the thread calls this)."""
@@ -165,36 +147,9 @@ class NvmlMeter:
                 values.append(0)
         return watts, values
 
-    def _raise_failure(self) -> None:
-        if self._error is not None:
-            error, self._error = self._error, None
-            raise error
-
-    def samples(self) -> Sequence[PowerSample]:
-        """The samples so far (with a fake clock, polls first)."""
-        self._raise_failure()
-        if not self._threaded:
-            self.poll()
-        with self._lock:
-            return list(self._samples)
-
-    def stop(self) -> Sequence[PowerSample]:
-        """A last poll, then every sample since ``start``."""
-        self._halt()
-        self._raise_failure()
-        self.poll()
-        with self._lock:
-            return list(self._samples)
-
-    def _halt(self) -> None:
-        self._wake.set()
-        if self._thread is not None:
-            self._thread.join(timeout=5.0)
-            self._thread = None
-
     def close(self) -> None:
         """Stop polling and shut NVML down."""
-        self._halt()
+        super().close()
         if self._nvml is not None:
             self._nvml.nvmlShutdown()
             self._nvml = None

@@ -13,14 +13,13 @@ submission. ``energy_uj`` is root-only since Linux 5.10 (CVE-2020-8694).
 from __future__ import annotations
 
 import re
-import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from mlmeter.errors import UsageError
 from mlmeter.power._model import Availability, MeterInfo, MeterUnavailable, PowerError, PowerSample
-from mlmeter.power._sim import RealWallClock, WallClock
+from mlmeter.power._sampler import PollingMeter, WallClock
 
 DEFAULT_ROOT = "/sys/class/powercap"
 _ZONE = re.compile(r"^intel-rapl:\d+(:\d+)?$")
@@ -53,7 +52,7 @@ def find_zones(root: Path) -> list[Zone]:
     return list(seen.values())
 
 
-class RaplMeter:
+class RaplMeter(PollingMeter):
     """A Meter over RAPL energy counters."""
 
     def __init__(
@@ -67,20 +66,13 @@ class RaplMeter:
     ) -> None:
         if interval <= 0 or max_watts <= 0:
             raise UsageError("--power rapl: interval and max_watts must be > 0")
+        super().__init__("mlmeter-rapl", clock)
         self.root, self.zone_names = Path(root), tuple(zones)
         self.interval, self.max_watts = interval, max_watts
-        self._clock: WallClock = clock or RealWallClock()
-        self._threaded = clock is None
-        self._lock = threading.Lock()
         self._zones: list[Zone] = []
         self._last: list[int] = []
         self._t_last = 0.0
-        self._mark = ""
-        self._samples: list[PowerSample] = []
         self._zone_joules: dict[str, float] = {}
-        self._wake = threading.Event()
-        self._thread: threading.Thread | None = None
-        self._error: PowerError | None = None
 
     def probe(self) -> Availability:
         """Whether the counters exist and can be read; ``reason`` names the fix."""
@@ -142,7 +134,7 @@ class RaplMeter:
 
     def start(self, mark: str, phase: str = "testing") -> None:
         """Read the baselines and start polling."""
-        if self._thread is not None:
+        if self._poller.running:
             raise PowerError("the RAPL meter is already sampling: stop it first")
         zones = self._select()
         with self._lock:
@@ -150,24 +142,7 @@ class RaplMeter:
             self._last = [z.read_uj() for z in zones]
             self._t_last = self._clock.time()
             self._zone_joules = {z.path.name: 0.0 for z in zones}
-        if self._threaded:
-            self._wake.clear()
-            self._thread = threading.Thread(target=self._loop, name="mlmeter-rapl", daemon=True)
-            self._thread.start()
-
-    def _loop(self) -> None:
-        period = self.poll_interval
-        while not self._wake.wait(period):
-            try:
-                self.poll()
-            except PowerError as exc:  # raised to the caller by samples()/stop()
-                self._error = exc
-                return
-
-    def _raise_failure(self) -> None:
-        if self._error is not None:
-            error, self._error = self._error, None
-            raise error
+        self._start_polling(self.poll_interval)
 
     def poll(self) -> None:
         """Read every counter once and add a sample (the thread calls this)."""
@@ -193,32 +168,9 @@ class RaplMeter:
         with self._lock:
             return dict(self._zone_joules)
 
-    def samples(self) -> Sequence[PowerSample]:
-        """The samples so far (with a fake clock, polls first)."""
-        self._raise_failure()
-        if not self._threaded:
-            self.poll()
-        with self._lock:
-            return list(self._samples)
-
-    def stop(self) -> Sequence[PowerSample]:
-        """A last poll, then every sample since ``start``."""
-        self._halt()
-        self._raise_failure()
-        self.poll()
-        with self._lock:
-            self._zones = []
-            return list(self._samples)
-
-    def _halt(self) -> None:
-        self._wake.set()
-        if self._thread is not None:
-            self._thread.join(timeout=5.0)
-            self._thread = None
-
-    def close(self) -> None:
-        """Stop polling."""
-        self._halt()
+    def _stopped(self) -> None:
+        """Forget the zones: a poll after ``stop`` adds nothing."""
+        self._zones = []
 
 
 def from_spec(spec: str) -> RaplMeter:

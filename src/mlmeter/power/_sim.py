@@ -16,49 +16,18 @@ from __future__ import annotations
 
 import random
 import threading
-import time
 from collections.abc import Callable, Sequence
-from typing import Protocol
 
 from mlmeter.errors import UsageError
 from mlmeter.power._model import Availability, MeterInfo, PowerError, PowerSample
+from mlmeter.power._sampler import FakeWallClock as FakeWallClock  # mlmeter.power's import
+from mlmeter.power._sampler import PollThread, RealWallClock, WallClock
 from mlmeter.power._sim_profiles import PROFILES, Load, Profile, make_profile
 
 VOLTS = 230.0
 PF = 0.95
 _EPS = 1e-6  # s: a grid point that float steps of a fake clock miss (epoch floats: ~0.2 µs)
 _COMMON = ("interval", "seed", "noise", "dropout")
-
-
-class WallClock(Protocol):
-    """UTC seconds since the epoch."""
-
-    def time(self) -> float:
-        """Now."""
-        ...
-
-
-class FakeWallClock:
-    """A wall clock that moves only when told to."""
-
-    def __init__(self, start: float = 1_700_000_000.0) -> None:
-        self._t = start
-
-    def time(self) -> float:
-        """The fake now."""
-        return self._t
-
-    def advance(self, seconds: float) -> None:
-        """Move forward by ``seconds``."""
-        if seconds < 0:
-            raise ValueError("the clock cannot go back")
-        self._t += seconds
-
-
-class RealWallClock:
-    """``time.time``."""
-
-    time = staticmethod(time.time)
 
 
 class SimulatedMeter:
@@ -89,8 +58,7 @@ class SimulatedMeter:
         self._mark, self._start, self._k = "", 0.0, 0
         self._rng = random.Random(seed)
         self._running = False
-        self._wake = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._poller = PollThread("mlmeter-sim")
 
     def follow(self, load: Callable[[], float]) -> None:
         """Set the callback a ``load`` profile reads (e.g. queries in flight)."""
@@ -123,13 +91,7 @@ class SimulatedMeter:
             self._rng = random.Random(self.seed)
             self._running = True
         if self._threaded:
-            self._wake.clear()
-            self._thread = threading.Thread(target=self._loop, name="mlmeter-sim", daemon=True)
-            self._thread.start()
-
-    def _loop(self) -> None:
-        while not self._wake.wait(self.interval / 2):
-            self._catch_up()
+            self._poller.start(self._catch_up, self.interval / 2)
 
     def _catch_up(self) -> None:
         with self._lock:
@@ -170,10 +132,7 @@ class SimulatedMeter:
     def _halt(self) -> None:
         with self._lock:
             self._running = False
-        self._wake.set()
-        if self._thread is not None:
-            self._thread.join(timeout=5.0)
-            self._thread = None
+        self._poller.halt()
 
     def close(self) -> None:
         """Stop the thread if it runs."""

@@ -29,8 +29,19 @@ class Constant:
         return self.watts * (b - a)
 
 
+class _Cumulative:
+    """A profile given by its energy from 0 to ``t`` (``_cumulative``)."""
+
+    def _cumulative(self, t: float) -> float:
+        raise NotImplementedError
+
+    def energy(self, a: float, b: float) -> float:
+        """Joules over ``[a, b]``."""
+        return self._cumulative(b) - self._cumulative(a)
+
+
 @dataclass(frozen=True)
-class Square:
+class Square(_Cumulative):
     """``high`` for the first ``duty`` of each ``period``, then ``low``."""
 
     low: float = 50.0
@@ -50,13 +61,9 @@ class Square:
         per_period = on * self.high + (self.period - on) * self.low
         return n * per_period + min(r, on) * self.high + max(0.0, r - on) * self.low
 
-    def energy(self, a: float, b: float) -> float:
-        """Joules over ``[a, b]``."""
-        return self._cumulative(b) - self._cumulative(a)
-
 
 @dataclass(frozen=True)
-class Ramp:
+class Ramp(_Cumulative):
     """From ``start`` W to ``end`` W linearly over ``duration`` s, then ``end``."""
 
     start: float = 50.0
@@ -76,13 +83,9 @@ class Ramp:
         ramp = self.start * x + (self.end - self.start) * x * x / (2 * self.duration)
         return ramp + self.end * (t - x)
 
-    def energy(self, a: float, b: float) -> float:
-        """Joules over ``[a, b]``."""
-        return self._cumulative(b) - self._cumulative(a)
-
 
 @dataclass(frozen=True)
-class Sine:
+class Sine(_Cumulative):
     """``mean + amplitude * sin(2 pi t / period)``."""
 
     mean: float = 100.0
@@ -97,10 +100,6 @@ class Sine:
     def _cumulative(self, t: float) -> float:
         k = 2 * math.pi / self.period
         return self.mean * t - self.amplitude * math.cos(k * t) / k
-
-    def energy(self, a: float, b: float) -> float:
-        """Joules over ``[a, b]``."""
-        return self._cumulative(b) - self._cumulative(a)
 
 
 @dataclass(frozen=True)

@@ -70,6 +70,10 @@ class Endpoint:
         self._waiters: deque[asyncio.Future[Conn | None]] = deque()  # exchange mode
         self._closed = False
         self.outstanding = self.requests = self.samples = self.failed = 0
+        self._init_mode()
+
+    def _init_mode(self) -> None:
+        """Set up a subclass's own mode, last in ``__init__`` (so it keeps this signature)."""
 
     # -- exchange: await the whole answer ------------------------------------------------
 

@@ -14,7 +14,6 @@ from collections import deque
 
 from mlmeter.suts._http_conn import BodySink, Conn, OnEnd
 from mlmeter.suts._http_pool import Endpoint
-from mlmeter.suts._wire import CONTENT_TYPE
 
 
 class _Request:
@@ -37,20 +36,8 @@ class _Request:
 class StreamEndpoint(Endpoint):
     """An ``Endpoint`` whose answers can also stream to a sink (``submit``)."""
 
-    def __init__(
-        self,
-        url: str,
-        limit: int,
-        timeout_s: float,
-        *,
-        path: str = "/v1/infer",
-        content_type: str = CONTENT_TYPE,
-        accept: str = "",
-        tls: bool = False,
-    ) -> None:
-        super().__init__(
-            url, limit, timeout_s, path=path, content_type=content_type, accept=accept, tls=tls
-        )
+    def _init_mode(self) -> None:
+        """The streaming queue: requests waiting for a connection, and connection attempts."""
         self._queued: deque[_Request] = deque()
         self._connecting: dict[asyncio.Task[None], _Request] = {}
 

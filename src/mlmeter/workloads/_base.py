@@ -16,7 +16,7 @@ from mlmeter.errors import UsageError
 from mlmeter.loadgen import QSL, SUT
 from mlmeter.logfmt import AccuracyEntry
 from mlmeter.settings import Scenario
-from mlmeter.suts import Runner
+from mlmeter.suts import BatchingSUT, Runner
 
 
 @dataclass(frozen=True)
@@ -172,6 +172,26 @@ class Workload(ABC):
     @abstractmethod
     def prepare(self, opts: WorkloadOptions) -> Prepared:
         """Load the data set and model; return the QSL, SUT and scorer."""
+
+    def _prepare_served(self, opts: WorkloadOptions, sut_name: str) -> Prepared:
+        """A ``prepare`` for a workload whose local run is what a network run splits:
+        ``prepare_data`` (loaded first), then the ``serving`` runners behind a BatchingSUT."""
+        data = self.prepare_data(opts)
+        return self._batched(data, self.serving(opts).runners, opts, sut_name)
+
+    @staticmethod
+    def _batched(
+        data: DataSide, runners: Sequence[Runner], opts: WorkloadOptions, sut_name: str
+    ) -> Prepared:
+        """``data`` run locally: ``runners`` behind a BatchingSUT sized by ``opts``."""
+        sut = BatchingSUT(
+            runners,
+            data.inputs,
+            max_batch=opts.batch_size,
+            max_wait_ms=opts.max_wait_ms,
+            name=sut_name,
+        )
+        return Prepared(data.qsl, sut, data.scorer, data.target, closers=[sut.close])
 
     def prepare_data(self, opts: WorkloadOptions) -> DataSide:
         """The QSL, its inputs and the scorer, for a run against a network SUT.

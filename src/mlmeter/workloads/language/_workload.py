@@ -7,7 +7,6 @@ from typing import Any, ClassVar
 from mlmeter.errors import UsageError
 from mlmeter.settings import Scenario
 from mlmeter.suts._backends import check_backend
-from mlmeter.suts._batching import BatchingSUT
 from mlmeter.workloads._base import (
     DataSide,
     Prepared,
@@ -81,14 +80,7 @@ class Language(Workload):
         qa = _model.load(opts.model_path, backend)
         data = self.prepare_data(opts, qa)
         runners = [qa.runner(opts.device, opts.threads) for _ in range(opts.instances)]
-        sut = BatchingSUT(
-            runners,
-            data.inputs,
-            max_batch=opts.batch_size,
-            max_wait_ms=opts.max_wait_ms,
-            name=f"language-{backend}",
-        )
-        return Prepared(data.qsl, sut, data.scorer, data.target, closers=[sut.close])
+        return self._batched(data, runners, opts, f"language-{backend}")
 
     def prepare_data(self, opts: WorkloadOptions, qa: _model.QAModel | None = None) -> DataSide:
         """The features, QSL and F1 scorer; for ``mlmeter run --sut`` only the tokenizer

@@ -9,7 +9,6 @@ from typing import Any, ClassVar
 from mlmeter.errors import UsageError
 from mlmeter.logfmt import AccuracyEntry
 from mlmeter.settings import Scenario
-from mlmeter.suts._batching import BatchingSUT
 from mlmeter.workloads._base import (
     AccuracyResult,
     DataSide,
@@ -101,15 +100,7 @@ class ObjectDetection(Workload):
 
     def prepare(self, opts: WorkloadOptions) -> Prepared:
         """Load the data set (CI unless --data-dir), one MTCNN per instance, the scorer."""
-        data = self.prepare_data(opts)
-        sut = BatchingSUT(
-            self.serving(opts).runners,
-            data.inputs,
-            max_batch=opts.batch_size,
-            max_wait_ms=opts.max_wait_ms,
-            name=f"{self.name}-torch",
-        )
-        return Prepared(data.qsl, sut, data.scorer, data.target, closers=[sut.close])
+        return self._prepare_served(opts, f"{self.name}-torch")
 
     def prepare_data(self, opts: WorkloadOptions) -> DataSide:
         """The images, their QSL and the mAP scorer, with no model (``mlmeter run --sut``)."""

@@ -15,7 +15,7 @@ from mlmeter.errors import UsageError
 from mlmeter.logfmt import AccuracyEntry
 from mlmeter.settings import Scenario
 from mlmeter.suts._backends import check_backend
-from mlmeter.suts._batching import BatchingSUT, Runner
+from mlmeter.suts._batching import Runner
 from mlmeter.workloads._base import (
     AccuracyResult,
     Dataset,
@@ -111,15 +111,7 @@ class Speech(Workload):
 
     def prepare(self, opts: WorkloadOptions) -> Prepared:
         """Load the data set and the model; a ``BatchingSUT`` of ``Transcriber`` runners."""
-        data = self.prepare_data(opts)
-        sut = BatchingSUT(
-            self.serving(opts).runners,
-            data.inputs,
-            max_batch=opts.batch_size,
-            max_wait_ms=opts.max_wait_ms,
-            name="WhisperCTranslate2SUT",
-        )
-        return Prepared(data.qsl, sut, data.scorer, data.target, closers=[sut.close])
+        return self._prepare_served(opts, "WhisperCTranslate2SUT")
 
     def prepare_data(self, opts: WorkloadOptions) -> DataSide:
         """The utterances (16 kHz float32 audio), their QSL and the word-accuracy scorer,
