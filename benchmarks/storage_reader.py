@@ -16,7 +16,7 @@ comparison is skipped with a note. The dataset is ``--data DIR`` (an mlmeter dat
 one generated in a temporary folder (``--size`` MB of unet3d-style npz files).
 
     python benchmarks/storage_reader.py --quick
-    python benchmarks/storage_reader.py --size 1024 --repeat 5 --json storage_reader.json
+    python benchmarks/storage_reader.py --size 1024 --json storage_reader.json
 
 Exit status: 0 when the targeted row passes (or is skipped), 1 when it fails, 2 on error.
 """
@@ -183,11 +183,11 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument("--data", type=Path, help="an mlmeter dataset (default: generate one)")
     p.add_argument("--size", type=int, help="MB to generate (default 512; --quick 32)")
     p.add_argument("--file-mb", type=int, default=8, help="MB per generated file (default 8)")
-    p.add_argument("--repeat", type=int, help="passes per tool (default 3; --quick 1)")
+    p.add_argument("--repeat", type=int, help="passes per tool (default 5; --quick 1)")
     p.add_argument("--quick", action="store_true", help="a small dataset, one pass each")
     p.add_argument("--json", type=Path, help="also write the results to this JSON file")
     args = p.parse_args(argv)
-    args.repeat = args.repeat or (1 if args.quick else 3)
+    args.repeat = args.repeat or (1 if args.quick else 5)
     args.size = args.size or (32 if args.quick else 512)
     if args.repeat < 1 or args.size < 1 or args.file_mb < 1:
         p.error("--repeat, --size and --file-mb must be at least 1")
