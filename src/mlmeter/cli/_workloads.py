@@ -13,6 +13,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from mlmeter.cli._extras import require_net
 from mlmeter.errors import UsageError
 from mlmeter.loadgen import QSL, SUT, TestResult
 from mlmeter.settings import Scenario
@@ -117,6 +118,8 @@ def add_options(parser: argparse.ArgumentParser) -> None:
 
 def _network_extra(args: argparse.Namespace) -> dict[str, Any]:
     """``--sut`` (a list of base URLs) and ``--endpoint``, for workloads that use them."""
+    if getattr(args, "sut", None) or getattr(args, "endpoint", None):
+        require_net("--sut and --endpoint")
     extra: dict[str, Any] = {}
     if getattr(args, "sut", None):
         extra["sut_urls"] = [u.strip() for u in args.sut.split(",") if u.strip()]

@@ -13,6 +13,8 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
+from mlmeter.cli._extras import require_net
+
 
 def add_parser(sub: Any) -> None:
     """Register ``dashboard`` on the top-level sub-parsers."""
@@ -36,6 +38,7 @@ def hosts_for(host: str) -> list[str]:
 
 def run(args: argparse.Namespace) -> int:
     """Serve the dashboard until interrupted."""
+    require_net("mlmeter dashboard")
     from mlmeter.dashboard import dashboard_app
     from mlmeter.results import open_store
     from mlmeter.suts._uvicorn import base_url, bind, serve_forever

@@ -13,6 +13,8 @@ import argparse
 import importlib
 from typing import Any
 
+from mlmeter.cli._extras import require_net
+
 
 def add_parser(sub: Any) -> None:
     """Register ``serve`` on the top-level sub-parsers."""
@@ -36,6 +38,7 @@ _TARGETS = {"fake-llm": "_serve_fake_llm", "llm": "_serve_llm"}
 
 def run(args: argparse.Namespace) -> int:
     """Serve until interrupted (each target's module is imported only when used)."""
+    require_net(f"mlmeter serve {args.target}")
     module = importlib.import_module(f"mlmeter.cli.{_TARGETS.get(args.target, '_serve_workload')}")
     code: int = module.serve(args)
     return code
