@@ -14,9 +14,7 @@ def require(extra: str, modules: tuple[str, ...], what: str) -> None:
     ``modules`` is not installed."""
     missing = [m for m in modules if importlib.util.find_spec(m) is None]
     if missing:
-        raise UsageError(
-            f"{what} needs {', '.join(missing)}: pip install 'mlmeter[{extra}]'"
-        )
+        raise UsageError(f"{what} needs {', '.join(missing)}: pip install 'mlmeter[{extra}]'")
 
 
 def require_net(what: str) -> None:
