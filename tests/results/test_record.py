@@ -163,3 +163,23 @@ def test_rows_from_tree(tmp_path: Path) -> None:
     with open_store(str(tmp_path / "t.db")) as store:
         store.add([a, b])
         assert len(store.runs(RunFilter(source="import", org="Acme"))) == 2
+
+
+def test_import_of_an_archive_records_the_archive_as_the_logs_place(
+    outputs: tuple[Path, Path], tmp_path: Path
+) -> None:
+    """A training org folder packed as .tar.gz: its rows equal the folder's, and since the
+    unpacked copy is gone afterwards, each row points at the archive."""
+    import tarfile
+
+    from mlmeter.results._importing import load_rows
+
+    _, train_dir = outputs
+    archive = tmp_path / "org.tar.gz"
+    with tarfile.open(archive, "w:gz") as tar:
+        tar.add(train_dir, arcname="Org")
+    from_folder, from_archive = load_rows(train_dir), load_rows(archive)
+    assert [(r.benchmark, r.value) for r in from_archive] == [
+        (r.benchmark, r.value) for r in from_folder
+    ]
+    assert {r.path for r in from_archive} == {str(archive.resolve())}

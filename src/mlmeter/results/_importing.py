@@ -3,12 +3,14 @@ layer's ``open_tree`` (no path traversal, no links outside, size limits)."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from mlmeter.errors import UsageError, UserError
 from mlmeter.results._model import RunRow
 from mlmeter.results._tree import rows_from_tree
+from mlmeter.submission._archive import open_tree
 from mlmeter.submission._loader import load_tree
 from mlmeter.submission._model import Tree
 
@@ -22,14 +24,14 @@ def _rows(tree_or_root: Any) -> list[RunRow]:
 
 
 def load_rows(path: Path) -> list[RunRow]:
-    """Load the tree at ``path`` (folder or archive) and return its rows."""
+    """Load the tree at ``path`` (folder or archive) and return its rows.
+
+    An archive is unpacked into a temporary folder that is gone afterwards, so its rows
+    record the archive itself as where their logs are."""
     if path.is_dir():
         return _rows(path)
     if not path.is_file():
         raise UsageError(f"{path}: no such tree folder or archive")
-    try:
-        from mlmeter.submission._archive import open_tree  # type: ignore[import-not-found,unused-ignore]
-    except ImportError:
-        raise UsageError(f"{path}: archives are not supported here; unpack it first") from None
     with open_tree(path) as opened:
-        return _rows(opened)
+        rows = _rows(opened)
+    return [replace(row, path=str(path.resolve())) for row in rows]
