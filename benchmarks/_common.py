@@ -266,6 +266,21 @@ def _fmt_ns(ns: float) -> str:
     return f"{ns:.0f} ns"
 
 
+def grid(header: Sequence[str], body: Sequence[Sequence[str]]) -> list[str]:
+    """A plain-text table: the header, a rule, then the rows, each column as wide as its
+    widest cell."""
+    widths = [max(len(x[i]) for x in (header, *body)) for i in range(len(header))]
+    lines = [" | ".join(c.ljust(w) for c, w in zip(header, widths, strict=True))]
+    lines.append("-+-".join("-" * w for w in widths))
+    lines += [" | ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) for row in body]
+    return lines
+
+
+def pass_text(passed: bool | None) -> str:
+    """PASS, FAIL, or - for a row without a target."""
+    return {True: "PASS", False: "FAIL", None: "-"}[passed]
+
+
 def render_table(rows: Sequence[Row]) -> str:
     """The table: metric | official | mlmeter | ratio | target | pass."""
     header = ("metric", "official", "mlmeter", "ratio (mlmeter/official)", "target", "pass")
@@ -276,14 +291,11 @@ def render_table(rows: Sequence[Row]) -> str:
             fmt_value(r.mlmeter, r.unit) + ("" if r.mlmeter_valid else " !"),
             "-" if r.ratio is None else f"{r.ratio:.3f}",
             str(r.target) if r.target else "-",
-            {True: "PASS", False: "FAIL", None: "-"}[r.passed],
+            pass_text(r.passed),
         )
         for r in rows
     ]
-    widths = [max(len(x[i]) for x in (header, *body)) for i in range(len(header))]
-    lines = [" | ".join(c.ljust(w) for c, w in zip(header, widths, strict=True))]
-    lines.append("-+-".join("-" * w for w in widths))
-    lines += [" | ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) for row in body]
+    lines = grid(header, body)
     notes = [f"  [{r.metric}] {r.note}" for r in rows if r.note]
     if any(not (r.official_valid and r.mlmeter_valid) for r in rows):
         notes.insert(0, "  ! = at least one run behind this figure was INVALID")

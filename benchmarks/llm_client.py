@@ -50,7 +50,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from _common import Target, loadavg, machine_info, render_machine, write_json
+from _common import Target, grid, loadavg, machine_info, pass_text, render_machine, write_json
 
 from mlmeter.loadgen import LogSettings, QuerySample, start_test
 from mlmeter.settings import Scenario, TestSettings
@@ -416,14 +416,11 @@ def render(rows: Sequence[Row]) -> str:
             fmt(r.measured, r.unit),
             "-" if r.ratio is None else f"{r.ratio:.3f}",
             str(r.target) if r.target else "-",
-            {True: "PASS", False: "FAIL", None: "-"}[r.passed],
+            pass_text(r.passed),
         )
         for r in rows
     ]
-    widths = [max(len(x[i]) for x in (header, *body)) for i in range(len(header))]
-    lines = [" | ".join(c.ljust(w) for c, w in zip(header, widths, strict=True))]
-    lines.append("-+-".join("-" * w for w in widths))
-    lines += [" | ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) for row in body]
+    lines = grid(header, body)
     return "\n".join(lines + [f"  [{r.metric}] {r.note}" for r in rows if r.note])
 
 

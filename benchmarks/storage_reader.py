@@ -37,7 +37,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from _common import Target, loadavg, machine_info, render_machine, write_json
+from _common import Target, grid, loadavg, machine_info, pass_text, render_machine, write_json
 
 from mlmeter.storage._datagen import generate_dataset
 from mlmeter.storage._dataset_plan import plan_dataset
@@ -158,14 +158,11 @@ def render(rows: Sequence[Row]) -> str:
             "-" if r.measured is None else f"{r.measured:,.0f} MB/s",
             "-" if r.ratio is None else f"{r.ratio:.3f}",
             str(r.target) if r.target else "-",
-            {True: "PASS", False: "FAIL", None: "-"}[r.passed],
+            pass_text(r.passed),
         )
         for r in rows
     ]
-    widths = [max(len(x[i]) for x in (header, *body)) for i in range(len(header))]
-    lines = [" | ".join(c.ljust(w) for c, w in zip(header, widths, strict=True))]
-    lines.append("-+-".join("-" * w for w in widths))
-    lines += [" | ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) for row in body]
+    lines = grid(header, body)
     return "\n".join(lines + [f"  [{r.metric}] {r.note}" for r in rows if r.note])
 
 
