@@ -18,6 +18,7 @@ import pytest
 from director_standin import DirectorStandIn
 
 import mlmeter.power._run as run_mod
+from _golden import check_golden
 from mlmeter.cli.main import main
 from mlmeter.loadgen import LogSettings, TestResult
 from mlmeter.power._fake_ptd import FakePtd, parse_fault
@@ -33,7 +34,6 @@ from mlmeter.settings import Scenario, TestMode, TestSettings
 from mlmeter.suts import FixedLatencySUT, NullQSL
 
 pytestmark = pytest.mark.timeout(60)
-GOLDEN = Path(__file__).parents[1] / "golden" / "power_json.json"
 SMALL = ["--set", "min_duration=300", "--set", "min_query_count=10", "--quiet", "--no-record"]
 FIXED = ["run", "fixed", "--service-ms", "2", "--workers", "4"]
 SIM = "sim:profile=square,low=80,high=120,period=0.1,interval=0.01"
@@ -339,9 +339,7 @@ def test_power_json_golden() -> None:
     run = _synthetic_run()
     text = json.dumps(power_document(run), indent=2) + "\n"
     text = re.sub(r'("version": )"[^"]+"', r'\1"VERSION"', text)
-    if os.environ.get("UPDATE_GOLDEN") == "1":
-        GOLDEN.write_text(text)
-    assert text == GOLDEN.read_text()
+    check_golden("power_json.json", text)
     doc = json.loads(text)
     # by hand: readings at t0 + 1.5, 2.0, ..., 8.5 (strictly inside 1..9) average the
     # half second before them: 100, 100, 200, 200, ... -> 8 x 100 W and 7 x 200 W

@@ -6,7 +6,6 @@ Golden files live in ``tests/reporting/golden/``; regenerate them with
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
 from pathlib import Path
@@ -16,6 +15,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from _golden import check_golden
 from mlmeter.errors import UserError
 from mlmeter.reporting import SampleTimings, build_report, get_exporter, load_run
 from mlmeter.reporting._accuracy import read_accuracy_txt
@@ -33,14 +33,6 @@ from mlmeter.reporting._timings import read_timings_npz, read_trace_timings
 
 ROOT = Path(__file__).resolve().parents[1]
 GOLDEN = Path(__file__).resolve().parent / "golden"
-
-
-def check_golden(name: str, text: str) -> None:
-    path = GOLDEN / name
-    if os.environ.get("UPDATE_GOLDEN") == "1":
-        path.write_bytes(text.encode("utf-8"))
-    assert path.exists(), f"missing golden file {name}: run with UPDATE_GOLDEN=1"
-    assert text == path.read_bytes().decode("utf-8")
 
 
 # ---------------------------------------------------------------- timings
@@ -212,4 +204,4 @@ def test_golden_exports(fmt: str, tmp_path: Path) -> None:
     report = build_report([load_run(run)], generated_utc="2026-01-01T00:00:00Z")
     text = get_exporter(fmt).render(report).replace(str(run), "RUN")
     text = re.sub(r'"version": "[^"]+"', '"version": "VERSION"', text)
-    check_golden(f"report.{fmt}", text)
+    check_golden(GOLDEN / f"report.{fmt}", text)

@@ -14,6 +14,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from _golden import check_golden
 from mlmeter.errors import RunError, UsageError, UserError
 from mlmeter.storage import _checkpoint, _shards
 from mlmeter.storage._checkpoint import CheckpointConfig, run_local_ranks
@@ -23,7 +24,6 @@ from mlmeter.storage._checkpoint_sizes import checkpoint_bytes, num_parameters
 from mlmeter.storage._specs import CheckpointModel, load_checkpoint_model
 
 pytestmark = pytest.mark.timeout(60)
-GOLDEN = Path(__file__).resolve().parents[1] / "golden" / "storage_checkpoint_summary.json"
 TINY = CheckpointModel("tiny", 64, 128, 8, 2, 5, 100, tp=2, pp=2, dp=2, zero_stage=1, processes=8)
 
 
@@ -313,10 +313,7 @@ def test_cli_writes_the_golden_summary(tmp_path: Path, capsys: pytest.CaptureFix
     assert doc["format"] == "mlmeter.storage_checkpoint" and doc["clients"]["ranks"] == 2
     assert "GB/s" in capsys.readouterr().out
     text = json.dumps(normalised(doc), indent=2) + "\n"
-    if os.environ.get("UPDATE_GOLDEN") == "1":
-        GOLDEN.write_text(text, encoding="utf-8")
-    assert GOLDEN.exists(), "missing golden file: run with UPDATE_GOLDEN=1"
-    assert text == GOLDEN.read_text(encoding="utf-8")
+    check_golden("storage_checkpoint_summary.json", text)
 
 
 def test_summary_is_written_atomically(tmp_path: Path) -> None:

@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 import pytest
 
+from _golden import check_golden
 from mlmeter.errors import RunError, UsageError
 from mlmeter.storage._datagen import generate_dataset, write_file
 from mlmeter.storage._dataset_plan import DatasetPlan, plan_dataset
@@ -30,7 +31,6 @@ from mlmeter.storage._formats import (
 )
 from mlmeter.storage._specs import load_workload
 
-GOLDEN = Path(__file__).resolve().parents[1] / "golden"
 pytestmark = pytest.mark.timeout(60)
 HDF5 = pytest.param(
     "hdf5",
@@ -190,10 +190,7 @@ def test_manifest_golden(tmp_path: Path) -> None:
     doc = json.loads((tmp_path / "d" / MANIFEST_NAME).read_text())
     assert doc["created"].endswith("Z") and doc["mlmeter_version"]
     text = normalised(doc)
-    golden = GOLDEN / "storage_dataset.json"
-    if os.environ.get("UPDATE_GOLDEN") == "1":
-        golden.write_text(text)
-    assert text == golden.read_text()
+    check_golden("storage_dataset.json", text)
 
 
 def test_manifest_is_written_last(tmp_path: Path) -> None:

@@ -5,13 +5,13 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-import os
 import re
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from _golden import check_golden
 from mlmeter.cli import _storage_run
 from mlmeter.errors import UsageError
 from mlmeter.storage._datagen import generate_dataset
@@ -23,7 +23,6 @@ from mlmeter.storage._search import next_count, search_max_accelerators
 from mlmeter.storage._specs import StorageWorkload, load_workload
 
 pytestmark = pytest.mark.timeout(60)
-GOLDEN = Path(__file__).resolve().parents[1] / "golden" / "storage_summary.json"
 RECORD = 64 * 1024
 
 
@@ -129,10 +128,7 @@ def _normalise(doc: Any, key: str = "") -> Any:
 def test_summary_json_has_dlios_field_names(data: Path, tmp_path: Path) -> None:
     run_storage(unet3d(), data, tmp_path, accelerators=2, log=lambda _: None, **FAST)
     got = _normalise(json.loads((tmp_path / "summary.json").read_text()))
-    if os.environ.get("MLMETER_UPDATE_GOLDEN"):
-        GOLDEN.write_text(json.dumps(got, indent=4) + "\n")
-    assert got == json.loads(GOLDEN.read_text())
-    assert list(got) == list(json.loads(GOLDEN.read_text()))  # the order too
+    check_golden("storage_summary.json", json.dumps(got, indent=4) + "\n")  # the order too
 
 
 def test_the_cli_exits_1_on_a_failed_au(data: Path, tmp_path: Path, capsys: Any) -> None:

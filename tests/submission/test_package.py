@@ -24,6 +24,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from _golden import check_golden
 from mlmeter.cli import submission as submission_cmd
 from mlmeter.cli.main import main
 from mlmeter.errors import MlmeterError, UsageError
@@ -36,7 +37,6 @@ from mlmeter.submission._accuracy_txt import (
 )
 from mlmeter.submission._package import package
 
-GOLDEN = Path(__file__).resolve().parents[1] / "golden"
 SYSTEM = "box"
 ORG = "MyOrg"
 SHORT = ["--set", "min_duration=500", "--set", "min_query_count=32", "--quiet"]
@@ -167,14 +167,6 @@ def test_official_package_checker_and_summarizer(tree: Path) -> None:
 # ------------------------------------------------------------------ goldens
 
 
-def _check_golden(name: str, text: str) -> None:
-    path = GOLDEN / name
-    if os.environ.get("UPDATE_GOLDEN") == "1":
-        path.write_bytes(text.encode("utf-8"))
-    assert path.exists(), f"missing golden file {name}: run with UPDATE_GOLDEN=1"
-    assert text == path.read_text(encoding="utf-8")
-
-
 _MACHINE = {
     "host_processor_model_name", "host_processor_core_count", "host_processor_vcpu_count",
     "host_memory_capacity", "operating_system", "framework", "other_software_stack",
@@ -187,11 +179,11 @@ def _normalised(doc: dict[str, Any]) -> str:
 
 
 def test_golden_documents(tree: Path) -> None:
-    _check_golden("submission_measurements.json", (tree / SCEN / "measurements.json").read_text())
+    check_golden("submission_measurements.json", (tree / SCEN / "measurements.json").read_text())
     inference = json.loads((tree / "open" / ORG / "systems" / f"{SYSTEM}.json").read_text())
-    _check_golden("submission_system_inference.json", _normalised(inference) + "\n")
+    check_golden("submission_system_inference.json", _normalised(inference) + "\n")
     training = json.loads((tree / "training" / ORG / "systems" / f"{SYSTEM}.json").read_text())
-    _check_golden("submission_system_training.json", _normalised(training) + "\n")
+    check_golden("submission_system_training.json", _normalised(training) + "\n")
 
 
 def test_golden_manifest(tree: Path) -> None:
@@ -205,7 +197,7 @@ def test_golden_manifest(tree: Path) -> None:
         if src.get("audit"):  # the audit run's verdict depends on the machine's load
             src["valid"] = "<verdict>"
     doc["sources"].sort(key=lambda s: s["path"])
-    _check_golden("submission_manifest.json", json.dumps(doc, indent=2) + "\n")
+    check_golden("submission_manifest.json", json.dumps(doc, indent=2) + "\n")
 
 
 # ------------------------------------------------------------------ truncation, as officially

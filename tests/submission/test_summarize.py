@@ -17,7 +17,6 @@ import csv
 import io
 import json
 import math
-import os
 import sys
 import tarfile
 import tempfile
@@ -29,6 +28,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from _golden import check_golden
 from mlmeter._version import __version__
 from mlmeter.cli import _submission_summarize as cli
 from mlmeter.cli.main import main
@@ -43,7 +43,6 @@ from mlmeter.reporting._submission_table import COLUMNS, build_table
 from mlmeter.submission._loader import load_tree
 
 TESTS = Path(__file__).resolve().parents[1]
-GOLDEN = TESTS / "golden"
 sys.path.insert(0, str(TESTS / "training"))
 import trees  # noqa: E402  (tests/submission, on sys.path as the test's folder)
 from official import result_summarizer  # noqa: E402
@@ -199,14 +198,6 @@ def golden_tree(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 # --------------------------------------------------------------------------- golden files
-
-
-def check_golden(name: str, text: str) -> None:
-    path = GOLDEN / name
-    if os.environ.get("UPDATE_GOLDEN") == "1":
-        path.write_bytes(text.encode("utf-8"))
-    assert path.exists(), f"missing golden file {name}: run with UPDATE_GOLDEN=1"
-    assert text == path.read_bytes().decode("utf-8")
 
 
 def _normalised(text: str, root: Path) -> str:

@@ -9,23 +9,15 @@ The RCP golden was checked against the official ``rcps_resnet.json`` record layo
 from __future__ import annotations
 
 import json
-import os
 import re
 from pathlib import Path
 
+from _golden import check_golden
 from mlmeter.training import SubmissionInfo, TrainOptions, run_training
 from mlmeter.training._reference import reference_record, write_reference
 from mlmeter.training._synthetic import SyntheticTraining
 
 GOLDEN = Path(__file__).parent / "golden"
-
-
-def _check(name: str, text: str) -> None:
-    path = GOLDEN / name
-    if os.environ.get("UPDATE_GOLDEN") == "1":
-        path.write_text(text, encoding="utf-8")
-    assert path.exists(), f"missing golden file {name}: run with UPDATE_GOLDEN=1"
-    assert text == path.read_text(encoding="utf-8")
 
 
 def _normalise(text: str) -> str:
@@ -37,7 +29,7 @@ def test_synthetic_run_log(tmp_path: Path) -> None:
     log = tmp_path / "result_0.txt"
     info = SubmissionInfo(org="GoldenOrg", platform="golden_box")
     run_training(SyntheticTraining(), TrainOptions(seed=42), log, info=info)
-    _check("synthetic_run_v4.0.txt", _normalise(log.read_text()))
+    check_golden(GOLDEN / "synthetic_run_v4.0.txt", _normalise(log.read_text()))
 
 
 def test_rcp_record(tmp_path: Path) -> None:
@@ -55,4 +47,4 @@ def test_rcp_record(tmp_path: Path) -> None:
         *("Benchmark", "Creator", "When", "Platform", "BS", "Hyperparams"),
         "Epochs to converge",
     ]
-    _check("rcps_resnet_record.json", path.read_text())
+    check_golden(GOLDEN / "rcps_resnet_record.json", path.read_text())

@@ -16,12 +16,12 @@ with ``UPDATE_GOLDEN=1 pytest tests/unit/test_logfmt_golden.py`` and review the 
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from _golden import check_golden
 from mlmeter import __version__
 from mlmeter.logfmt import (
     AccuracyEntry,
@@ -46,17 +46,8 @@ from mlmeter.logfmt import (
 )
 from mlmeter.settings import EffectiveSettings, Scenario, TestMode, TestSettings, derive
 
-GOLDEN = Path(__file__).resolve().parents[1] / "golden"
 PCTS = (0.5, 0.9, 0.95, 0.97, 0.99, 0.999)
 MLMETER_BLOCK = "\n" + "=" * 48 + "\nmlmeter: "
-
-
-def check_golden(name: str, text: str) -> None:
-    path = GOLDEN / name
-    if os.environ.get("UPDATE_GOLDEN") == "1":
-        path.write_bytes(text.encode("utf-8"))
-    assert path.exists(), f"missing golden file {name}: run with UPDATE_GOLDEN=1"
-    assert text == path.read_bytes().decode("utf-8")
 
 
 def stats(mn: int, mx: int, mean: float, *pcts: int) -> LatencyStats:
