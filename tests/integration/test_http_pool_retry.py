@@ -21,6 +21,7 @@ from typing import Any
 
 import pytest
 
+from mlmeter.suts._calibrate import next_request
 from mlmeter.suts._http_pool import Endpoint
 from mlmeter.suts._http_stream import StreamEndpoint
 from mlmeter.suts._uvicorn import ServerThread
@@ -145,13 +146,8 @@ class _Scripted(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         self._buf += data
-        while (end := self._buf.find(b"\r\n\r\n")) >= 0:
-            head = self._buf[:end].lower()
-            at = head.find(b"content-length:")
-            length = int(head[at + 15 :].split(b"\r\n")[0]) if at >= 0 else 0
-            if len(self._buf) < end + 4 + length:
-                return
-            self._buf = self._buf[end + 4 + length :]
+        while (rest := next_request(self._buf)) is not None:
+            self._buf = rest
             self._answer()
 
     def _answer(self) -> None:

@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 
 from mlmeter.logfmt import atomic_write_text
+from mlmeter.logfmt._digest import sha256_file
 from mlmeter.workloads import AccuracyResult
 
 
 def write_accuracy_txt(path: Path, acc: AccuracyResult, accuracy_log: Path) -> Path:
     """Write the metric, reference, target and verdict, then ``hash=<sha256 of the log>``."""
     t = acc.target
-    digest = hashlib.sha256(accuracy_log.read_bytes()).hexdigest()
+    digest = sha256_file(accuracy_log)
     lines = [
         f"{acc.metric} = {acc.value:.6g}",
         f"reference = {t.reference:.6g}",

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import hashlib
 import re
-from pathlib import Path
 
 from mlmeter.errors import UsageError
 
@@ -33,15 +32,6 @@ _HASH_RE = re.compile(r"^hash=(\w+)$")
 def sha256_bytes(data: bytes) -> str:
     """The hex sha256 of ``data``."""
     return hashlib.sha256(data).hexdigest()
-
-
-def sha256_file(path: Path) -> str:
-    """The hex sha256 of a file, read in blocks."""
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def needs_truncation(size: int) -> bool:

@@ -14,9 +14,10 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
+from mlmeter.logfmt._digest import sha256_file
 from mlmeter.rules import Benchmark
 from mlmeter.submission import _layout as L
-from mlmeter.submission._accuracy_txt import SEPARATOR, VIEWABLE_SIZE, hash_lines, sha256_file
+from mlmeter.submission._accuracy_txt import SEPARATOR, VIEWABLE_SIZE, hash_lines
 from mlmeter.submission._checks_common import (
     CLOSED_LIKE,
     Context,

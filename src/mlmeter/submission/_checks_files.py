@@ -6,8 +6,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path, PurePosixPath
 
+from mlmeter.logfmt._digest import sha256_file
 from mlmeter.submission import _layout as L
-from mlmeter.submission._accuracy_txt import sha256_file
 from mlmeter.submission._checks_common import Context, entry_label, error, note
 from mlmeter.submission._findings import Finding
 from mlmeter.submission._model import InferenceEntry

@@ -18,13 +18,13 @@ from pathlib import Path
 from mlmeter._version import __version__
 from mlmeter.errors import UsageError
 from mlmeter.logfmt import atomic_write_bytes, atomic_write_text
+from mlmeter.logfmt._digest import sha256_file
 from mlmeter.submission import _documents as D
 from mlmeter.submission import _layout as L
 from mlmeter.submission import _package_power as P
 from mlmeter.submission._accuracy_txt import (
     accuracy_txt,
     sha256_bytes,
-    sha256_file,
     truncate_accuracy_log,
 )
 from mlmeter.submission._model import DIVISIONS

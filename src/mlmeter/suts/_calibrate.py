@@ -43,6 +43,18 @@ def _canned_response() -> bytes:
     return head.encode() + b"\r\n\r\n" + body
 
 
+def next_request(buf: bytes) -> bytes | None:
+    """What follows the first whole HTTP/1.1 request (headers and ``Content-Length`` body)
+    in ``buf``; None while that request is still incomplete."""
+    end = buf.find(b"\r\n\r\n")
+    if end < 0:
+        return None
+    head = buf[:end].lower()
+    at = head.find(b"content-length:")
+    length = int(head[at + 15 :].split(b"\r\n")[0]) if at >= 0 else 0
+    return buf[end + 4 + length :] if len(buf) >= end + 4 + length else None
+
+
 class _Echo(asyncio.Protocol):
     """HTTP/1.1 keep-alive: every request (headers + Content-Length body) gets the canned answer."""
 
@@ -54,13 +66,8 @@ class _Echo(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         self._buf += data
-        while (end := self._buf.find(b"\r\n\r\n")) >= 0:
-            head = self._buf[:end].lower()
-            at = head.find(b"content-length:")
-            length = int(head[at + 15 :].split(b"\r\n")[0]) if at >= 0 else 0
-            if len(self._buf) < end + 4 + length:
-                return
-            self._buf = self._buf[end + 4 + length :]
+        while (rest := next_request(self._buf)) is not None:
+            self._buf = rest
             self._transport.write(self.response)
 
 

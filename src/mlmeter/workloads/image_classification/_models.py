@@ -7,7 +7,6 @@ script reads with ``--dtype int32``).
 
 from __future__ import annotations
 
-import hashlib
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -17,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from mlmeter.errors import UsageError
+from mlmeter.logfmt._digest import sha256_file
 from mlmeter.suts._backends import ArrayFn, export_onnx, onnx_runner, torch_runner
 from mlmeter.workloads._base import WorkloadOptions
 from mlmeter.workloads.image_classification._preprocess import (
@@ -92,7 +92,7 @@ def _resnet50(path: Path) -> Model:
         ) from None
     module = ResNet50(NUM_CLASSES)
     _load_strict(module, _unwrap(state), path)
-    key = f"resnet50:{_sha256(path)}:torch-{torch.__version__}"
+    key = f"resnet50:{sha256_file(path)}:torch-{torch.__version__}"
     return Model(f"ResNet-50 {path.name}", module.eval(), key)
 
 
@@ -128,14 +128,6 @@ def _load_strict(module: Any, state: dict[str, Any], path: Path) -> None:
     if problem:
         raise UsageError(f"--model-path {path} is not a 1000-class ResNet-50: {problem}")
     module.load_state_dict(state, strict=True)
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def onnx_file(model: Model) -> Path:
